@@ -1,0 +1,21 @@
+"""inception-zoo: the whole Inception family of image classifiers.
+
+>>> import inception_zoo
+>>> inception_zoo.list_models("inception_v*")
+['inception_v3', 'inception_v4']
+>>> model = inception_zoo.create_model("inception_v3", num_classes=10)
+"""
+
+from .losses import inception_loss
+from .models import InceptionNet, ModelInfo, TrainOutput, create_model, list_models, model_info
+
+__all__ = [
+    "InceptionNet",
+    "ModelInfo",
+    "TrainOutput",
+    "create_model",
+    "inception_loss",
+    "list_models",
+    "model_info",
+]
+__version__ = "0.1.0"

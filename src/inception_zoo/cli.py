@@ -1,0 +1,91 @@
+"""The ``inception-zoo`` command: a thin shell over the library."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from . import __version__
+from .models import model_info
+from .summary import model_table, stage_shapes
+
+
+def _format_table(header: list[str], rows: list[list[str]], markdown: bool) -> str:
+    if markdown:
+        lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
+        lines += ["| " + " | ".join(row) + " |" for row in rows]
+        return "\n".join(lines)
+    widths = [max(len(str(c)) for c in col) for col in zip(header, *rows, strict=True)]
+    fmt = "  ".join(f"{{:<{w}}}" for w in widths)
+    return "\n".join(fmt.format(*r).rstrip() for r in [header, ["-" * w for w in widths], *rows])
+
+
+def cmd_list(args: argparse.Namespace) -> int:
+    table = model_table(args.pattern)
+    if args.json:
+        print(json.dumps(table, indent=2))
+        return 0
+    header = ["name", "paper", "params (M)", "GMACs", "input size", "matches"]
+    rows = [
+        [
+            r["name"],
+            f"arXiv {r['paper']['arxiv']}",
+            f"{r['params'] / 1e6:.2f}",
+            f"{r['gmacs']:.2f}",
+            "x".join(map(str, r["input_size"][1:])),
+            ", ".join(r["references"]) or "-",
+        ]
+        for r in table
+    ]
+    print(_format_table(header, rows, args.markdown))
+    return 0
+
+
+def cmd_info(args: argparse.Namespace) -> int:
+    info = model_info(args.name)
+    shapes = stage_shapes(args.name, image_size=args.image_size)
+    if args.json:
+        print(json.dumps({"info": model_table(args.name)[0], "shapes": dict(shapes)}, indent=2))
+        return 0
+    print(f"{info.name}: {info.paper.title} ({info.paper.url})")
+    if info.notes:
+        print(f"  {info.notes}")
+    print(f"  parameters    {info.params:,} (1000 classes, without side classifiers)")
+    print(f"  GMACs         {info.gmacs:.3f} at {info.input_size[1]}x{info.input_size[2]}")
+    print(f"  input         {info.input_size}, at least {info.min_input_size}x{info.min_input_size}")
+    print(f"  preprocessing resize to {info.input_size[-1]}/{info.crop_pct} then center-crop, {info.interpolation};")
+    print(f"                mean {info.mean}, std {info.std} on RGB in [0, 1]")
+    print(f"  side heads    {info.aux_heads}" + (f" (loss weight {info.aux_loss_weight})" if info.aux_heads else ""))
+    print(f"  matches       {', '.join(info.references) or '-'}")
+    print()
+    print(_format_table(["layer", "output shape"], [[n, " x ".join(map(str, s))] for n, s in shapes], False))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="inception-zoo", description="The whole Inception family.")
+    parser.add_argument("--version", action="version", version=f"inception-zoo {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("list", help="the registered networks")
+    p.add_argument("pattern", nargs="?", help="a glob such as 'inception_v*'")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.add_argument("--markdown", action="store_true", help="a Markdown table")
+    p.set_defaults(run=cmd_list)
+
+    p = sub.add_parser("info", help="one network: paper, preprocessing, params, GMACs, stage shapes")
+    p.add_argument("name")
+    p.add_argument("--image-size", type=int, help="input size for the shapes (default: the network's)")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.set_defaults(run=cmd_info)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.run(args)
+    except ValueError as e:
+        print(f"inception-zoo: error: {e}", file=sys.stderr)
+        return 2

@@ -1,0 +1,173 @@
+"""Foreign checkpoints -> our state dicts: read safely, recognise, rename by table, check loudly.
+
+Every checkpoint goes through one path:
+
+1. ``read_state_dict``: safetensors, or a pickle read with ``weights_only=True`` (a file that
+   tries to run code is refused, and nothing in it runs); unwrap ``{"state_dict": ...}``,
+   ``{"model": ...}`` and DataParallel's ``module.`` prefix.
+2. recognise the source from its keys (``LAYOUTS``, one table per source and network).
+3. rename by that table; drop TF-slim's background class where a 1000-class model wants it.
+4. ``Checkpoint.load_into``: every key used, every shape equal, or a ``ValueError`` naming the
+   file and the first offending key.
+"""
+
+from __future__ import annotations
+
+import os
+import pickle
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from . import timm as _timm
+from . import torchvision as _torchvision
+from ._layout import Layout
+
+__all__ = ["LAYOUTS", "Checkpoint", "load_checkpoint", "read_state_dict", "recognise"]
+
+LAYOUTS: tuple[Layout, ...] = (*_torchvision.LAYOUTS, *_timm.LAYOUTS)
+NATIVE = "inception-zoo"
+_WRAPPERS = ("state_dict", "model", "model_state_dict", "module", "net")
+
+
+def read_state_dict(path: str | os.PathLike) -> dict[str, torch.Tensor]:
+    """Read a checkpoint's tensors without running any code that the file may carry."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"no checkpoint file at {path}")
+    if path.suffix == ".safetensors":
+        from safetensors import SafetensorError
+        from safetensors.torch import load_file
+
+        try:
+            state = load_file(path)
+        except (SafetensorError, OSError, ValueError) as e:
+            raise ValueError(f"{path} is not a readable safetensors file (truncated or corrupt?): {e}") from None
+    else:
+        try:
+            state = torch.load(path, map_location="cpu", weights_only=True)
+        except pickle.UnpicklingError as e:
+            raise ValueError(
+                f"refused to load {path}: it holds objects other than tensors, and loading them could run "
+                f"code. Nothing in it was run. If you trust the file, re-save its state_dict "
+                f"(or use safetensors). Detail: {str(e).splitlines()[0]}"
+            ) from None
+        except (EOFError, RuntimeError, OSError) as e:
+            raise ValueError(f"{path} is not a readable checkpoint (truncated or corrupt?): {e}") from None
+    return _unwrap(state, path)
+
+
+def _unwrap(state: object, path: Path) -> dict[str, torch.Tensor]:
+    while isinstance(state, dict):
+        inner = [k for k in _WRAPPERS if isinstance(state.get(k), dict)]
+        if not inner or any(isinstance(v, torch.Tensor) for v in state.values()):
+            break
+        state = state[inner[0]]
+    if not isinstance(state, dict) or not state:
+        raise ValueError(f"{path} holds no state dict (found {type(state).__name__})")
+    tensors = {k: v for k, v in state.items() if isinstance(v, torch.Tensor)}
+    if not tensors:
+        raise ValueError(f"{path} holds no tensors; keys: {list(state)[:5]}")
+    if all(k.startswith("module.") for k in tensors):
+        tensors = {k.removeprefix("module."): v for k, v in tensors.items()}
+    return tensors
+
+
+def recognise(state: dict[str, torch.Tensor]) -> Layout | None:
+    """The layout whose signature the keys carry; ``None`` for our own keys or an unknown file."""
+    return next((layout for layout in LAYOUTS if layout.matches(state)), None)
+
+
+def _is_native(state: dict[str, torch.Tensor]) -> bool:
+    return any(k.startswith("features.") for k in state) and any(k.startswith("head.") for k in state)
+
+
+@dataclass
+class Checkpoint:
+    """A checkpoint renamed to our keys, ready to be checked against a model and loaded."""
+
+    path: Path
+    source: str
+    state_dict: dict[str, torch.Tensor]
+    background_class: bool = False
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def has_aux(self) -> bool:
+        return any(k.startswith("aux_heads.") for k in self.state_dict)
+
+    def load_into(self, model: nn.Module) -> None:
+        """Load strictly: every key used, every shape equal; say clearly what does not fit."""
+        state = dict(self.state_dict)
+        expected = model.state_dict()
+        if self.background_class:
+            _drop_background_class(state, expected, self.notes)
+        if not any(k.startswith("aux_heads.") for k in expected) and self.has_aux:
+            dropped = [k for k in state if k.startswith("aux_heads.")]
+            for k in dropped:
+                del state[k]
+            self.notes.append(f"dropped the side classifiers' {len(dropped)} tensors (model built without them)")
+
+        where = f"{self.path} ({self.source})"
+        missing = [k for k in expected if k not in state]
+        unexpected = [k for k in state if k not in expected]
+        if missing or unexpected:
+            parts = []
+            if missing:
+                parts.append(f"{len(missing)} missing, first {missing[0]!r}")
+            if unexpected:
+                parts.append(f"{len(unexpected)} unexpected, first {unexpected[0]!r}")
+            hint = ""
+            if missing and all(k.startswith("aux_heads.") for k in missing):
+                hint = "; the file has no side classifiers: build the model with aux_logits=False"
+            raise ValueError(f"{where} does not fit {model.name}: {'; '.join(parts)}{hint}")
+        for key, tensor in state.items():
+            if tensor.shape != expected[key].shape:
+                hint = ""
+                if key.endswith("fc.weight") or key.endswith("fc.bias"):
+                    hint = f"; the file has {tensor.shape[0]} classes, pass num_classes={tensor.shape[0]}"
+                elif (
+                    tensor.dim() == 4
+                    and tensor.shape[1] != expected[key].shape[1]
+                    and key.endswith("1a_3x3.conv.weight")
+                ):
+                    hint = f"; the file takes {tensor.shape[1]}-channel input"
+                raise ValueError(
+                    f"{where} does not fit {model.name}: {key!r} has shape {tuple(tensor.shape)} in the file, "
+                    f"{tuple(expected[key].shape)} in the model{hint}"
+                )
+        model.load_state_dict(state, strict=True)
+        for note in self.notes:
+            warnings.warn(f"{self.path}: {note}", stacklevel=3)
+
+
+def _drop_background_class(state: dict, expected: dict, notes: list[str]) -> None:
+    """TF-slim's checkpoints have 1001 outputs, class 0 being "background"; ImageNet has 1000."""
+    for key in [k for k in state if k.endswith("fc.weight") or k.endswith("fc.bias")]:
+        if key in expected and state[key].shape[0] == 1001 and expected[key].shape[0] == 1000:
+            state[key] = state[key][1:]
+            notes.append(f"dropped TF-slim's background class from {key}")
+
+
+def load_checkpoint(path: str | os.PathLike, model_name: str) -> Checkpoint:
+    """Read ``path``, recognise its source and rename its keys for ``model_name``."""
+    state = read_state_dict(path)
+    if _is_native(state):
+        return Checkpoint(Path(path), NATIVE, state)
+    layout = recognise(state)
+    if layout is None:
+        sample = ", ".join(list(state)[:3])
+        known = "; ".join(sorted({layout.source for layout in LAYOUTS}))
+        raise ValueError(f"{path}: not a checkpoint format we know (first keys: {sample}). Supported sources: {known}")
+    if layout.model != model_name:
+        raise ValueError(
+            f"{path} is a {layout.source} checkpoint: build it with create_model({layout.model!r}, ...), "
+            f"not {model_name!r}"
+        )
+    renamed = {layout.rename(k): v for k, v in state.items()}
+    if len(renamed) != len(state):
+        raise ValueError(f"{path}: the {layout.source} rename table maps two keys to one; please report this")
+    return Checkpoint(Path(path), layout.source, renamed, background_class=layout.background_class)

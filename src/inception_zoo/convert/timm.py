@@ -1,0 +1,70 @@
+"""timm's and Cadene's checkpoints of TF-slim's Inception-v4 and Inception-ResNet-v2.
+
+timm's two models are ports of Cadene's: the keys are the same, except that timm names
+Inception-ResNet-v2's classifier ``classif`` where Cadene says ``last_linear``. (timm's
+``inception_v3`` has torchvision's keys: see ``torchvision.INCEPTION_V3``.)
+"""
+
+from __future__ import annotations
+
+from ._layout import NUMBERED_BRANCHES, Layout
+
+_V4_LAYERS = [
+    "Conv2d_1a_3x3",
+    "Conv2d_2a_3x3",
+    "Conv2d_2b_3x3",
+    "Mixed_3a",
+    "Mixed_4a",
+    "Mixed_5a",
+    *(f"Mixed_5{c}" for c in "bcde"),
+    "Mixed_6a",
+    *(f"Mixed_6{c}" for c in "bcdefgh"),
+    "Mixed_7a",
+    *(f"Mixed_7{c}" for c in "bcd"),
+]
+
+INCEPTION_V4 = Layout(
+    source="timm/Cadene inception_v4",
+    model="inception_v4",
+    signature=("features.21.branch2_3b.conv.weight", "last_linear.weight"),
+    rules=(
+        (r"^last_linear\.", "head.fc."),
+        *((rf"^features\.{i}\.", f"features.{name}.") for i, name in enumerate(_V4_LAYERS)),
+        # Mixed_3a is (max-pool | conv) and Mixed_5a is (conv | max-pool): one conv each.
+        (r"^features\.Mixed_3a\.conv\.", "features.Mixed_3a.branches.1.0."),
+        (r"^features\.Mixed_5a\.conv\.", "features.Mixed_5a.branches.0.0."),
+        *NUMBERED_BRANCHES,
+    ),
+    background_class=True,
+)
+
+_IRV2_LAYERS = (
+    (r"conv2d_1a", "Conv2d_1a_3x3"),
+    (r"conv2d_2a", "Conv2d_2a_3x3"),
+    (r"conv2d_2b", "Conv2d_2b_3x3"),
+    (r"conv2d_3b", "Conv2d_3b_1x1"),
+    (r"conv2d_4a", "Conv2d_4a_3x3"),
+    (r"mixed_5b", "Mixed_5b"),
+    *((rf"repeat\.{i}", f"block35_{i + 1}") for i in range(10)),
+    (r"mixed_6a", "Mixed_6a"),
+    *((rf"repeat_1\.{i}", f"block17_{i + 1}") for i in range(20)),
+    (r"mixed_7a", "Mixed_7a"),
+    *((rf"repeat_2\.{i}", f"block8_{i + 1}") for i in range(9)),
+    (r"block8", "block8_10"),
+    (r"conv2d_7b", "Conv2d_7b_1x1"),
+)
+
+INCEPTION_RESNET_V2 = Layout(
+    source="timm/Cadene inception_resnet_v2",
+    model="inception_resnet_v2",
+    signature=("repeat_1.0.conv2d.weight", "conv2d_7b.conv.weight"),
+    rules=(
+        (r"^(classif|last_linear)\.", "head.fc."),
+        *((rf"^{old}\.", f"features.{new}.") for old, new in _IRV2_LAYERS),
+        (r"^(features\.block\w+)\.conv2d\.", r"\1.project."),
+        *NUMBERED_BRANCHES,
+    ),
+    background_class=True,
+)
+
+LAYOUTS = (INCEPTION_V4, INCEPTION_RESNET_V2)

@@ -1,0 +1,203 @@
+"""The building blocks every Inception network is made of, each defined once.
+
+Models compose these and nothing else, so that tools (parameter counts, converters, later
+BN folding, sibling-conv merging, feature extraction and diagrams) can walk any member of the
+family the same way:
+
+- ``ConvNormAct``: conv -> BatchNorm -> ReLU, the unit of every branch.
+- ``Branches``: parallel branches over one input, concatenated on channels (an Inception module).
+- ``InceptionResidual``: branches, a linear 1x1 projection, a scale, a residual add, an activation.
+- ``ClassifierHead``: global average pool, dropout, linear.
+- ``GoogLeNetAux`` and ``InceptionV3Aux``: the side classifiers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+__all__ = [
+    "AvgPoolClipped",
+    "Branches",
+    "ClassifierHead",
+    "ConvNormAct",
+    "ConvFactory",
+    "GoogLeNetAux",
+    "InceptionResidual",
+    "InceptionV3Aux",
+    "classifier",
+    "avg_pool_3x3",
+    "same_padding",
+    "split_1x3_3x1",
+]
+
+ConvFactory = Callable[..., nn.Module]
+
+
+def classifier(in_features: int, num_classes: int) -> nn.Module:
+    """The last linear layer of a head; ``num_classes=0`` keeps the features (an identity)."""
+    return nn.Linear(in_features, num_classes) if num_classes > 0 else nn.Identity()
+
+
+def same_padding(kernel_size: int | tuple[int, int]) -> tuple[int, int]:
+    """Symmetric padding that keeps the size of a stride-1 conv with an odd kernel."""
+    kh, kw = (kernel_size, kernel_size) if isinstance(kernel_size, int) else kernel_size
+    return kh // 2, kw // 2
+
+
+class ConvNormAct(nn.Sequential):
+    """Conv -> BatchNorm -> ReLU, the unit every branch is made of.
+
+    ``norm_eps`` is the network's policy, injected by the model: 1e-3 for networks whose
+    weights come from TensorFlow, 1e-5 for Caffe/PyTorch-trained ones, and ``None`` for the
+    pre-BatchNorm networks (the conv then carries a bias). ``padding="same"`` keeps the size of
+    a stride-1 conv; the default 0 is TensorFlow's VALID.
+    """
+
+    def __init__(
+        self,
+        in_chs: int,
+        out_chs: int,
+        kernel_size: int | tuple[int, int],
+        stride: int = 1,
+        padding: int | tuple[int, int] | str = 0,
+        *,
+        norm_eps: float | None = 1e-3,
+    ) -> None:
+        super().__init__()
+        if padding == "same":
+            padding = same_padding(kernel_size)
+        self.conv = nn.Conv2d(in_chs, out_chs, kernel_size, stride, padding, bias=norm_eps is None)
+        if norm_eps is not None:
+            self.bn = nn.BatchNorm2d(out_chs, eps=norm_eps)
+        self.act = nn.ReLU(inplace=True)
+
+
+class Branches(nn.Module):
+    """Parallel branches over one input, concatenated along channels: an Inception module.
+
+    Each branch is an ``nn.Sequential``. A branch that splits in two (Inception-v3's 1x3 | 3x1
+    pair) ends in a nested ``Branches``.
+    """
+
+    def __init__(self, *branches: nn.Module) -> None:
+        super().__init__()
+        self.branches = nn.ModuleList(b if type(b) is nn.Sequential else nn.Sequential(b) for b in branches)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.cat([branch(x) for branch in self.branches], dim=1)
+
+
+def split_1x3_3x1(in_chs: int, out_chs: int, conv: ConvFactory) -> Branches:
+    """A 1x3 conv and a 3x1 conv side by side: the expanded filter bank of the 8x8 modules."""
+    return Branches(conv(in_chs, out_chs, (1, 3), padding="same"), conv(in_chs, out_chs, (3, 1), padding="same"))
+
+
+def avg_pool_3x3(count_include_pad: bool = False) -> nn.AvgPool2d:
+    """The 3x3/1 average pool of the pooling branches. TensorFlow's SAME pooling does not count
+    the padding (``count_include_pad=False``); PyTorch's default does."""
+    return nn.AvgPool2d(3, stride=1, padding=1, count_include_pad=count_include_pad)
+
+
+class InceptionResidual(Branches):
+    """``act(x + scale * project(concat(branches(x))))``: the Inception-ResNet block.
+
+    ``project`` is a linear 1x1 conv with a bias and no normalisation, which restores the
+    input's width. ``scale`` damps the residual (Inception-v4 paper, section 3.3).
+    """
+
+    def __init__(self, *branches: nn.Module, concat_chs: int, out_chs: int, scale: float, act: bool = True):
+        super().__init__(*branches)
+        self.project = nn.Conv2d(concat_chs, out_chs, kernel_size=1, bias=True)
+        self.scale = scale
+        self.act = nn.ReLU(inplace=True) if act else nn.Identity()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.act(x + self.scale * self.project(super().forward(x)))
+
+    def extra_repr(self) -> str:
+        return f"scale={self.scale}"
+
+
+class ClassifierHead(nn.Module):
+    """Global average pool -> dropout -> linear. ``num_classes=0`` leaves the pooled features."""
+
+    def __init__(self, in_features: int, num_classes: int, drop_rate: float = 0.0) -> None:
+        super().__init__()
+        self.in_features = in_features
+        self.drop = nn.Dropout(drop_rate)
+        self.fc = classifier(in_features, num_classes)
+
+    def reset(self, num_classes: int) -> None:
+        self.fc = classifier(self.in_features, num_classes)
+
+    def forward(self, x: torch.Tensor, pre_logits: bool = False) -> torch.Tensor:
+        x = torch.flatten(F.adaptive_avg_pool2d(x, 1), 1)
+        x = self.drop(x)
+        return x if pre_logits else self.fc(x)
+
+
+class AvgPoolClipped(nn.Module):
+    """Average pooling whose window shrinks to the map when the map is smaller than it.
+
+    Equal to ``nn.AvgPool2d`` at the papers' sizes; lets the side heads run on every input
+    size the trunk accepts.
+    """
+
+    def __init__(self, kernel_size: int, stride: int, ceil_mode: bool = False) -> None:
+        super().__init__()
+        self.kernel_size, self.stride, self.ceil_mode = kernel_size, stride, ceil_mode
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        kernel = (min(self.kernel_size, x.shape[-2]), min(self.kernel_size, x.shape[-1]))
+        return F.avg_pool2d(x, kernel, self.stride, ceil_mode=self.ceil_mode)
+
+    def extra_repr(self) -> str:
+        return f"kernel_size={self.kernel_size}, stride={self.stride}, ceil_mode={self.ceil_mode}"
+
+
+class GoogLeNetAux(nn.Module):
+    """GoogLeNet's side classifier: pool to 4x4, 1x1 conv 128, fc 1024, dropout 0.7, linear."""
+
+    def __init__(self, in_chs: int, num_classes: int, *, pool: nn.Module, conv: ConvFactory, drop_rate=0.7):
+        super().__init__()
+        self.pool = pool
+        self.conv = conv(in_chs, 128, 1)
+        self.hidden = nn.Linear(128 * 4 * 4, 1024)
+        self.act = nn.ReLU(inplace=True)
+        self.drop = nn.Dropout(drop_rate)
+        self.fc = classifier(1024, num_classes)
+
+    def reset(self, num_classes: int) -> None:
+        self.fc = classifier(1024, num_classes)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = torch.flatten(self.conv(self.pool(x)), 1)
+        return self.fc(self.drop(self.act(self.hidden(x))))
+
+
+class InceptionV3Aux(nn.Module):
+    """Inception-v3's side classifier: avg-pool 5x5/3, 1x1 conv 128, 5x5 conv 768, linear."""
+
+    def __init__(self, in_chs: int, num_classes: int, *, conv: ConvFactory) -> None:
+        super().__init__()
+        self.pool = AvgPoolClipped(5, 3)
+        self.conv0 = conv(in_chs, 128, 1)
+        self.conv1 = conv(128, 768, 5)
+        self.fc = classifier(768, num_classes)
+
+    def reset(self, num_classes: int) -> None:
+        self.fc = classifier(768, num_classes)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.conv0(self.pool(x))
+        # NOTE: below the paper's sizes the pooled map is smaller than the 5x5 kernel; pad it
+        # with zeros (TensorFlow's SAME) rather than fail. A no-op at 299x299 and above.
+        pad_h, pad_w = max(0, 5 - x.shape[-2]), max(0, 5 - x.shape[-1])
+        if pad_h or pad_w:
+            x = F.pad(x, (pad_w // 2, pad_w - pad_w // 2, pad_h // 2, pad_h - pad_h // 2))
+        x = torch.flatten(F.adaptive_avg_pool2d(self.conv1(x), 1), 1)
+        return self.fc(x)

@@ -1,0 +1,135 @@
+"""The one model contract every network of the family follows.
+
+A network is a named sequence of layers (``features``), optional side classifiers that read
+the output of named layers (``aux_heads``), and a classifier head (``head``). Because the
+structure is the same everywhere, forward passes, input checks, aux outputs and head resets
+are written here once.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from typing import NamedTuple
+
+import torch
+from torch import nn
+
+from ..layers import ClassifierHead
+
+__all__ = ["InceptionNet", "TrainOutput"]
+
+
+class TrainOutput(NamedTuple):
+    """What ``forward_train`` returns: the logits, and the side classifiers' logits in network order."""
+
+    logits: torch.Tensor
+    aux: list[torch.Tensor]
+
+
+class InceptionNet(nn.Module):
+    """Base class of every network in the family.
+
+    ``model(x)`` returns logits in train and eval mode alike; ``model.forward_train(x)`` adds
+    the side classifiers' logits. Preprocessing is not part of the model: it belongs to the
+    weights (see ``inception_zoo.model_info``).
+    """
+
+    def __init__(
+        self,
+        *,
+        features: OrderedDict[str, nn.Module],
+        num_features: int,
+        num_classes: int,
+        in_chans: int,
+        drop_rate: float,
+        min_input_size: int,
+        aux_heads: dict[str, nn.Module] | None = None,
+    ) -> None:
+        super().__init__()
+        self.in_chans = in_chans
+        self.num_classes = num_classes
+        self.num_features = num_features
+        self.min_input_size = min_input_size
+        self.features = nn.Sequential(features)
+        unknown = set(aux_heads or {}) - set(features)
+        if unknown:
+            raise ValueError(f"aux heads read layers that do not exist: {sorted(unknown)}")
+        self.aux_heads = nn.ModuleDict(aux_heads or {})
+        self.head = ClassifierHead(num_features, num_classes, drop_rate)
+        self._init_weights()
+
+    @property
+    def name(self) -> str:
+        """The registered name this network was built under (set by the builder)."""
+        return getattr(self, "_registered_name", type(self).__name__)
+
+    def _init_weights(self) -> None:
+        for m in self.modules():
+            if isinstance(m, nn.Conv2d):
+                nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
+                if m.bias is not None:
+                    nn.init.zeros_(m.bias)
+            elif isinstance(m, nn.BatchNorm2d):
+                nn.init.ones_(m.weight)
+                nn.init.zeros_(m.bias)
+            elif isinstance(m, nn.Linear):
+                nn.init.normal_(m.weight, std=0.01)
+                nn.init.zeros_(m.bias)
+
+    def check_input(self, x: torch.Tensor) -> None:
+        """Raise a ``ValueError`` that says what would be right, before the first layer sees ``x``."""
+        if x.dim() != 4:
+            raise ValueError(
+                f"{self.name} expects a 4-D batch (N, {self.in_chans}, H, W), got a {x.dim()}-D tensor "
+                f"of shape {tuple(x.shape)}; use x.unsqueeze(0) for a single image"
+            )
+        if x.shape[1] != self.in_chans:
+            raise ValueError(
+                f"{self.name} was built for {self.in_chans}-channel input, got {x.shape[1]} channels "
+                f"(shape {tuple(x.shape)}); pass in_chans={x.shape[1]} to create_model to adapt it"
+            )
+        height, width = x.shape[-2], x.shape[-1]
+        if height < self.min_input_size or width < self.min_input_size:
+            size = self.min_input_size
+            raise ValueError(f"{self.name} needs inputs of at least {size}x{size} pixels, got {height}x{width}")
+
+    @property
+    def has_aux(self) -> bool:
+        return len(self.aux_heads) > 0
+
+    def _run_features(self, x: torch.Tensor, with_aux: bool) -> tuple[torch.Tensor, list[torch.Tensor]]:
+        self.check_input(x)
+        aux: list[torch.Tensor] = []
+        for name, layer in self.features.named_children():
+            x = layer(x)
+            if with_aux and name in self.aux_heads:
+                aux.append(self.aux_heads[name](x))
+        return x, aux
+
+    def forward_features(self, x: torch.Tensor) -> torch.Tensor:
+        """The last feature map, before pooling: ``(N, num_features, h, w)``."""
+        return self._run_features(x, with_aux=False)[0]
+
+    def forward_head(self, x: torch.Tensor, pre_logits: bool = False) -> torch.Tensor:
+        """Pool, dropout and classify a feature map; ``pre_logits=True`` stops before the linear layer."""
+        return self.head(x, pre_logits=pre_logits)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.forward_head(self.forward_features(x))
+
+    def forward_train(self, x: torch.Tensor) -> TrainOutput:
+        """Logits plus the side classifiers' logits (``aux``, in network order; empty without aux heads)."""
+        features, aux = self._run_features(x, with_aux=True)
+        return TrainOutput(self.forward_head(features), aux)
+
+    def get_classifier(self) -> nn.Module:
+        return self.head.fc
+
+    def reset_classifier(self, num_classes: int) -> None:
+        """Replace the classifier and the side classifiers' last layers for ``num_classes`` outputs."""
+        if num_classes < 0:
+            raise ValueError(f"num_classes must be >= 0, got {num_classes}")
+        self.num_classes = num_classes
+        self.head.reset(num_classes)
+        for aux in self.aux_heads.values():
+            aux.reset(num_classes)

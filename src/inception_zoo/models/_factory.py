@@ -1,0 +1,86 @@
+"""``create_model``: the one way to build a network, with or without a checkpoint."""
+
+from __future__ import annotations
+
+import inspect
+import os
+
+from ._base import InceptionNet
+from ._registry import builder_for
+
+__all__ = ["create_model"]
+
+
+def create_model(
+    name: str,
+    *,
+    num_classes: int = 1000,
+    in_chans: int = 3,
+    weights: str | os.PathLike | None = None,
+    aux_logits: bool | None = None,
+    drop_rate: float | None = None,
+    features_only: bool = False,
+    **model_kwargs,
+) -> InceptionNet:
+    """Build a registered network, optionally loading a checkpoint.
+
+    Args:
+        name: a name from ``list_models()``.
+        num_classes: outputs of the classifier (0: the pooled features).
+        in_chans: input channels.
+        weights: a checkpoint file saved from torchvision, timm or Cadene's pretrainedmodels
+            (``.pth``/``.pt`` or ``.safetensors``); its source is recognised from its keys.
+        aux_logits: build the side classifiers. ``None``: the network's default, or, with
+            ``weights``, whatever the checkpoint has.
+        drop_rate: dropout before the classifier; ``None`` keeps the network's default.
+        features_only: not available yet for this release; raises.
+        **model_kwargs: network-specific options (see the model's class).
+
+    Example:
+        >>> model = create_model("inception_v3", num_classes=10, aux_logits=False)
+        >>> model(torch.randn(2, 3, 299, 299)).shape
+        torch.Size([2, 10])
+    """
+    builder = builder_for(name)
+    if num_classes < 0:
+        raise ValueError(f"num_classes must be >= 0, got {num_classes}")
+    if in_chans < 1:
+        raise ValueError(f"in_chans must be >= 1, got {in_chans}")
+    if features_only:
+        raise ValueError("features_only=True is not supported yet; use model.forward_features(x)")
+
+    checkpoint = None
+    if weights is not None:
+        from ..convert import load_checkpoint
+
+        checkpoint = load_checkpoint(weights, name)
+        if aux_logits is None:
+            aux_logits = checkpoint.has_aux
+    kwargs = dict(num_classes=num_classes, in_chans=in_chans, **model_kwargs)
+    if aux_logits is not None:
+        kwargs["aux_logits"] = aux_logits
+    if drop_rate is not None:
+        kwargs["drop_rate"] = drop_rate
+    _check_kwargs(name, builder, kwargs)
+
+    model = builder(**kwargs)
+    model._registered_name = name
+    if checkpoint is not None:
+        checkpoint.load_into(model)
+    return model
+
+
+def _check_kwargs(name: str, builder, kwargs: dict) -> None:
+    """Refuse misspelt or foreign options with the list of the ones the network takes."""
+    model_class = inspect.signature(builder).return_annotation
+    if isinstance(model_class, str):
+        model_class = builder.__globals__[model_class]
+    params = inspect.signature(model_class.__init__).parameters
+    accepted = {p for p, v in params.items() if v.kind is inspect.Parameter.KEYWORD_ONLY}
+    accepted.discard("variant")
+    unknown = sorted(set(kwargs) - accepted)
+    if unknown:
+        raise ValueError(
+            f"{name} does not take {', '.join(unknown)}; it takes {', '.join(sorted(accepted))} "
+            f"(see inception_zoo.model_info({name!r}))"
+        )

@@ -1,0 +1,139 @@
+"""The registry: every network's name, builder and facts, declared next to the model.
+
+A model file registers a builder with ``@register_model(ModelCard(...))``. ``model_info``
+adds the parameter and multiply-add counts, counted from the code itself on the ``meta``
+device (no memory, no arithmetic), so that the numbers can never drift from the network.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import fnmatch
+import functools
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import torch
+from torch.utils.flop_counter import FlopCounterMode
+
+__all__ = [
+    "IMAGENET_MEAN",
+    "IMAGENET_STD",
+    "INCEPTION_MEAN",
+    "INCEPTION_STD",
+    "ModelCard",
+    "ModelInfo",
+    "Paper",
+    "builder_for",
+    "list_models",
+    "model_info",
+    "register_model",
+]
+
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+# TensorFlow-trained weights expect inputs in [-1, 1].
+INCEPTION_MEAN = (0.5, 0.5, 0.5)
+INCEPTION_STD = (0.5, 0.5, 0.5)
+
+
+@dataclass(frozen=True)
+class Paper:
+    title: str
+    arxiv: str
+
+    @property
+    def url(self) -> str:
+        return f"https://arxiv.org/abs/{self.arxiv}"
+
+
+@dataclass(frozen=True)
+class ModelCard:
+    """What a model file declares about a network (everything but the counted numbers)."""
+
+    paper: Paper
+    input_size: tuple[int, int, int]
+    mean: tuple[float, float, float]
+    std: tuple[float, float, float]
+    interpolation: str
+    crop_pct: float
+    references: tuple[str, ...] = ()
+    aux_loss_weight: float | None = None
+    notes: str = ""
+
+
+@dataclass(frozen=True)
+class ModelInfo(ModelCard):
+    """A ``ModelCard`` plus its name and what was read or counted from the code.
+
+    ``params`` and ``gmacs`` are for the default build: 1000 classes, no side classifiers
+    (they are dropped at inference), at ``input_size``.
+    """
+
+    name: str = ""
+    min_input_size: int = 0
+    params: int = 0
+    gmacs: float = 0.0
+    aux_heads: int = 0
+
+
+_BUILDERS: dict[str, Callable[..., torch.nn.Module]] = {}
+_CARDS: dict[str, ModelCard] = {}
+
+
+def register_model(card: ModelCard) -> Callable:
+    """Register a builder under its function's name. A name may be registered once."""
+
+    def decorate(builder: Callable[..., torch.nn.Module]) -> Callable[..., torch.nn.Module]:
+        name = builder.__name__
+        if name in _BUILDERS:
+            raise ValueError(f"model {name!r} is registered twice")
+        _BUILDERS[name] = builder
+        _CARDS[name] = card
+        return builder
+
+    return decorate
+
+
+def list_models(pattern: str | None = None) -> list[str]:
+    """Registered names, sorted, optionally filtered by a glob such as ``"inception_v*"``."""
+    names = sorted(_BUILDERS)
+    return [n for n in names if fnmatch.fnmatch(n, pattern)] if pattern else names
+
+
+def _unknown(name: str) -> ValueError:
+    import difflib
+
+    close = difflib.get_close_matches(name, _BUILDERS, n=3)
+    hint = f"; did you mean {', '.join(close)}?" if close else f"; known models: {', '.join(sorted(_BUILDERS))}"
+    return ValueError(f"unknown model {name!r}{hint}")
+
+
+def builder_for(name: str) -> Callable[..., torch.nn.Module]:
+    if name not in _BUILDERS:
+        raise _unknown(name)
+    return _BUILDERS[name]
+
+
+@functools.cache
+def model_info(name: str) -> ModelInfo:
+    """Facts about a registered network: paper, preprocessing, sizes, and counted params and GMACs."""
+    card = _CARDS.get(name)
+    if card is None:
+        raise _unknown(name)
+    with torch.device("meta"):
+        model = _BUILDERS[name](aux_logits=False)
+        with_aux = _BUILDERS[name]()
+        x = torch.empty(1, *card.input_size)
+        with FlopCounterMode(display=False) as counter:
+            model.eval()(x)
+    params = sum(p.numel() for p in model.parameters())
+    fields = {f.name: getattr(card, f.name) for f in dataclasses.fields(ModelCard)}
+    return ModelInfo(
+        **fields,
+        name=name,
+        min_input_size=model.min_input_size,
+        params=params,
+        gmacs=counter.get_total_flops() / 2e9,
+        aux_heads=len(with_aux.aux_heads),
+    )

@@ -1,0 +1,158 @@
+"""Inception-v3.
+
+"Rethinking the Inception Architecture for Computer Vision", Szegedy et al., arXiv 1512.00567.
+The network of TF-slim's checkpoint, as torchvision and timm ship it: loads their
+``inception_v3`` checkpoints with and without the side classifier.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from functools import partial
+
+from torch import nn
+
+from ..layers import Branches, ConvFactory, ConvNormAct, InceptionV3Aux, avg_pool_3x3, split_1x3_3x1
+from ._base import InceptionNet
+from ._registry import INCEPTION_MEAN, INCEPTION_STD, ModelCard, Paper, register_model
+
+RETHINKING = Paper("Rethinking the Inception Architecture for Computer Vision", "1512.00567")
+
+
+class InceptionA(Branches):
+    """35x35 module (Fig. 5 of the paper; see docs/architectures.md for the 5x5 branch)."""
+
+    def __init__(self, in_chs: int, pool_features: int, *, conv: ConvFactory, count_include_pad: bool):
+        super().__init__(
+            conv(in_chs, 64, 1),
+            nn.Sequential(conv(in_chs, 48, 1), conv(48, 64, 5, padding="same")),
+            nn.Sequential(conv(in_chs, 64, 1), conv(64, 96, 3, padding="same"), conv(96, 96, 3, padding="same")),
+            nn.Sequential(avg_pool_3x3(count_include_pad), conv(in_chs, pool_features, 1)),
+        )
+
+
+class InceptionB(Branches):
+    """Grid reduction 35x35 -> 17x17 (Fig. 10)."""
+
+    def __init__(self, in_chs: int, *, conv: ConvFactory):
+        super().__init__(
+            conv(in_chs, 384, 3, stride=2),
+            nn.Sequential(conv(in_chs, 64, 1), conv(64, 96, 3, padding="same"), conv(96, 96, 3, stride=2)),
+            nn.MaxPool2d(3, stride=2),
+        )
+
+
+class InceptionC(Branches):
+    """17x17 module with factorised 7x7 convolutions (Fig. 6, n = 7)."""
+
+    def __init__(self, in_chs: int, c7: int, *, conv: ConvFactory, count_include_pad: bool):
+        super().__init__(
+            conv(in_chs, 192, 1),
+            nn.Sequential(
+                conv(in_chs, c7, 1), conv(c7, c7, (1, 7), padding="same"), conv(c7, 192, (7, 1), padding="same")
+            ),
+            nn.Sequential(
+                conv(in_chs, c7, 1),
+                conv(c7, c7, (7, 1), padding="same"),
+                conv(c7, c7, (1, 7), padding="same"),
+                conv(c7, c7, (7, 1), padding="same"),
+                conv(c7, 192, (1, 7), padding="same"),
+            ),
+            nn.Sequential(avg_pool_3x3(count_include_pad), conv(in_chs, 192, 1)),
+        )
+
+
+class InceptionD(Branches):
+    """Grid reduction 17x17 -> 8x8."""
+
+    def __init__(self, in_chs: int, *, conv: ConvFactory):
+        super().__init__(
+            nn.Sequential(conv(in_chs, 192, 1), conv(192, 320, 3, stride=2)),
+            nn.Sequential(
+                conv(in_chs, 192, 1),
+                conv(192, 192, (1, 7), padding="same"),
+                conv(192, 192, (7, 1), padding="same"),
+                conv(192, 192, 3, stride=2),
+            ),
+            nn.MaxPool2d(3, stride=2),
+        )
+
+
+class InceptionE(Branches):
+    """8x8 module with expanded filter banks (Fig. 7)."""
+
+    def __init__(self, in_chs: int, *, conv: ConvFactory, count_include_pad: bool):
+        super().__init__(
+            conv(in_chs, 320, 1),
+            nn.Sequential(conv(in_chs, 384, 1), split_1x3_3x1(384, 384, conv)),
+            nn.Sequential(conv(in_chs, 448, 1), conv(448, 384, 3, padding="same"), split_1x3_3x1(384, 384, conv)),
+            nn.Sequential(avg_pool_3x3(count_include_pad), conv(in_chs, 192, 1)),
+        )
+
+
+class InceptionV3(InceptionNet):
+    def __init__(
+        self,
+        *,
+        num_classes: int = 1000,
+        in_chans: int = 3,
+        drop_rate: float = 0.2,
+        aux_logits: bool = True,
+        count_include_pad: bool = True,
+    ):
+        conv: ConvFactory = partial(ConvNormAct, norm_eps=1e-3)
+        # NOTE: TensorFlow's 3x3 average pools exclude the padding; torchvision and timm include
+        # it (PyTorch's default), and so do we by default, to give their logits exactly.
+        # count_include_pad=False is TensorFlow's arithmetic (docs/architectures.md).
+        pools = dict(count_include_pad=count_include_pad)
+        features = OrderedDict(
+            Conv2d_1a_3x3=conv(in_chans, 32, 3, stride=2),
+            Conv2d_2a_3x3=conv(32, 32, 3),
+            Conv2d_2b_3x3=conv(32, 64, 3, padding="same"),
+            MaxPool_3a_3x3=nn.MaxPool2d(3, stride=2),
+            Conv2d_3b_1x1=conv(64, 80, 1),
+            Conv2d_4a_3x3=conv(80, 192, 3),
+            MaxPool_5a_3x3=nn.MaxPool2d(3, stride=2),
+            # N x 192 x 35 x 35
+            Mixed_5b=InceptionA(192, 32, conv=conv, **pools),
+            Mixed_5c=InceptionA(256, 64, conv=conv, **pools),
+            Mixed_5d=InceptionA(288, 64, conv=conv, **pools),
+            # N x 288 x 35 x 35
+            Mixed_6a=InceptionB(288, conv=conv),
+            Mixed_6b=InceptionC(768, 128, conv=conv, **pools),
+            Mixed_6c=InceptionC(768, 160, conv=conv, **pools),
+            Mixed_6d=InceptionC(768, 160, conv=conv, **pools),
+            Mixed_6e=InceptionC(768, 192, conv=conv, **pools),
+            # N x 768 x 17 x 17
+            Mixed_7a=InceptionD(768, conv=conv),
+            Mixed_7b=InceptionE(1280, conv=conv, **pools),
+            Mixed_7c=InceptionE(2048, conv=conv, **pools),
+            # N x 2048 x 8 x 8
+        )
+        aux = {"Mixed_6e": InceptionV3Aux(768, num_classes, conv=conv)} if aux_logits else None
+        super().__init__(
+            features=features,
+            num_features=2048,
+            num_classes=num_classes,
+            in_chans=in_chans,
+            drop_rate=drop_rate,
+            min_input_size=75,
+            aux_heads=aux,
+        )
+
+
+@register_model(
+    ModelCard(
+        paper=RETHINKING,
+        input_size=(3, 299, 299),
+        mean=INCEPTION_MEAN,
+        std=INCEPTION_STD,
+        interpolation="bicubic",
+        crop_pct=0.875,
+        references=("torchvision inception_v3", "timm inception_v3"),
+        aux_loss_weight=0.4,
+    )
+)
+def inception_v3(**kwargs) -> InceptionV3:
+    """Inception-v3 (Table 1 of the paper as TF-slim trained it), with its side classifier."""
+    return InceptionV3(**kwargs)
