@@ -1,0 +1,46 @@
+"""Helpers shared by the tests: reference models with randomised statistics, saved to files."""
+
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+
+import pytest
+import torch
+from torch import nn
+
+
+def randomize_batchnorm(model: nn.Module, seed: int = 0) -> nn.Module:
+    """Give every BatchNorm non-trivial statistics and affine terms, so that parity means something."""
+    gen = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for m in model.modules():
+            if isinstance(m, nn.BatchNorm2d):
+                m.running_mean.copy_(torch.randn(m.num_features, generator=gen) * 0.2)
+                m.running_var.copy_(torch.rand(m.num_features, generator=gen) * 1.5 + 0.5)
+                m.weight.copy_(torch.rand(m.num_features, generator=gen) + 0.5)
+                m.bias.copy_(torch.randn(m.num_features, generator=gen) * 0.2)
+    return model.eval()
+
+
+def max_relative_error(ours: torch.Tensor, reference: torch.Tensor) -> float:
+    return ((ours - reference).abs().max() / reference.abs().max()).item()
+
+
+def save_checkpoint(state_dict: dict, path: Path) -> Path:
+    """Save as the references do: a pickle of tensors, or safetensors for ``.safetensors``."""
+    if path.suffix == ".safetensors":
+        from safetensors.torch import save_file
+
+        save_file({k: v.contiguous() for k, v in state_dict.items()}, path)
+    else:
+        torch.save(state_dict, path)
+    return path
+
+
+@pytest.fixture(autouse=True)
+def _quiet_reference_warnings():
+    # torchvision's GoogLeNet warns about its init scheme; not our concern here.
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", category=FutureWarning)
+        yield

@@ -1,0 +1,132 @@
+"""Checkpoint reading and conversion: every way a file can be wrong gets a clear error."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from conftest import save_checkpoint
+from inception_zoo import create_model
+from inception_zoo.convert import LAYOUTS, read_state_dict, recognise
+
+timm = pytest.importorskip("timm")
+torchvision = pytest.importorskip("torchvision")
+
+
+@pytest.fixture(scope="module")
+def googlenet_state():
+    return torchvision.models.googlenet(init_weights=False, aux_logits=True).state_dict()
+
+
+def test_every_layout_maps_onto_our_keys_one_to_one():
+    """The rename tables reach every key of each reference and nothing else (checked on shapes too)."""
+    import pretrainedmodels
+
+    references = {
+        "torchvision googlenet": lambda: torchvision.models.googlenet(init_weights=False, aux_logits=True),
+        "torchvision/timm inception_v3": lambda: torchvision.models.inception_v3(init_weights=False),
+        "timm/Cadene inception_v4": lambda: pretrainedmodels.inceptionv4(pretrained=None),
+        "timm/Cadene inception_resnet_v2": lambda: timm.create_model("inception_resnet_v2"),
+    }
+    assert set(references) == {layout.source for layout in LAYOUTS}
+    for layout in LAYOUTS:
+        state = references[layout.source]().state_dict()
+        assert recognise(state) is layout
+        renamed = {layout.rename(k): v.shape for k, v in state.items()}
+        ours = {k: v.shape for k, v in create_model(layout.model, aux_logits=None).state_dict().items()}
+        assert renamed == ours, layout.source
+
+
+def test_our_own_state_dict_round_trips(tmp_path):
+    model = create_model("inception_v4", num_classes=10).eval()
+    path = save_checkpoint(model.state_dict(), tmp_path / "ours.safetensors")
+    again = create_model("inception_v4", num_classes=10, weights=path).eval()
+    x = torch.randn(1, 3, 96, 96)
+    with torch.no_grad():
+        assert torch.equal(model(x), again(x))
+
+
+def test_wrapped_and_data_parallel_checkpoints_are_unwrapped(tmp_path, googlenet_state):
+    wrapped = {"epoch": 3, "state_dict": {f"module.{k}": v for k, v in googlenet_state.items()}}
+    path = tmp_path / "wrapped.pth"
+    torch.save(wrapped, path)
+    assert set(read_state_dict(path)) == set(googlenet_state)
+    create_model("googlenet", weights=path)
+
+
+def test_a_checkpoint_of_another_network_is_named(tmp_path, googlenet_state):
+    path = save_checkpoint(googlenet_state, tmp_path / "g.pth")
+    with pytest.raises(ValueError, match=r"torchvision googlenet checkpoint: build it with create_model\('googlenet'"):
+        create_model("inception_v3", weights=path)
+    with pytest.raises(ValueError, match="torchvision googlenet checkpoint"):
+        create_model("googlenet_paper", weights=path)
+
+
+def test_an_unknown_format_lists_what_is_supported(tmp_path):
+    path = save_checkpoint({"encoder.layer.0.weight": torch.zeros(2)}, tmp_path / "x.pth")
+    with pytest.raises(
+        ValueError, match="not a checkpoint format we know.*encoder.layer.0.weight.*torchvision googlenet"
+    ):
+        create_model("googlenet", weights=path)
+
+
+def test_wrong_number_of_classes_names_the_key_and_the_fix(tmp_path, googlenet_state):
+    path = save_checkpoint(googlenet_state, tmp_path / "g.pth")
+    with pytest.raises(ValueError, match=r"'head.fc.weight' has shape \(1000, 1024\).*pass num_classes=1000"):
+        create_model("googlenet", weights=path, num_classes=10, aux_logits=False)
+
+
+def test_missing_key_names_the_file_and_the_key(tmp_path, googlenet_state):
+    broken = {k: v for k, v in googlenet_state.items() if k != "inception4b.branch2.1.conv.weight"}
+    path = save_checkpoint(broken, tmp_path / "broken.pth")
+    with pytest.raises(
+        ValueError, match=r"broken.pth .*1 missing, first 'features.inception4b.branches.1.1.conv.weight'"
+    ):
+        create_model("googlenet", weights=path)
+
+
+def test_background_class_of_tf_slim_ports_is_dropped(tmp_path):
+    reference = timm.create_model("inception_v4", num_classes=1001).eval()
+    path = save_checkpoint(reference.state_dict(), tmp_path / "v4_1001.pth")
+    with pytest.warns(UserWarning, match="background class"):
+        ours = create_model("inception_v4", weights=path).eval()
+    x = torch.randn(1, 3, 96, 96)
+    with torch.no_grad():
+        torch.testing.assert_close(ours(x), reference(x)[:, 1:], rtol=1e-4, atol=1e-5)
+
+
+def test_truncated_files_are_refused_clearly(tmp_path, googlenet_state):
+    for suffix in (".pth", ".safetensors"):
+        path = save_checkpoint(googlenet_state, tmp_path / f"full{suffix}")
+        cut = tmp_path / f"cut{suffix}"
+        cut.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
+        with pytest.raises(ValueError, match=r"cut\.(pth|safetensors) is not a readable .*\(truncated or corrupt\?\)"):
+            create_model("googlenet", weights=cut)
+
+
+def test_missing_file():
+    with pytest.raises(FileNotFoundError, match="no checkpoint file at"):
+        create_model("googlenet", weights="/nonexistent/weights.pth")
+
+
+class _Payload:
+    """A pickle that creates a file when unpickled: what a malicious checkpoint does."""
+
+    def __init__(self, target: str):
+        self.target = target
+
+    def __reduce__(self):
+        return (open, (self.target, "w"))
+
+
+def test_a_pickle_that_runs_code_is_refused_and_runs_nothing(tmp_path, googlenet_state):
+    target = tmp_path / "pwned.txt"
+    path = tmp_path / "evil.pth"
+    with open(path, "wb") as f:
+        torch.save({"state_dict": googlenet_state, "extra": _Payload(str(target))}, f)
+    with pytest.raises(ValueError, match="refused to load .*evil.pth.*Nothing in it was run"):
+        create_model("googlenet", weights=path)
+    assert not target.exists()
+    # ... and the payload really is live: plain pickle would have created the file.
+    torch.load(path, weights_only=False)
+    assert target.exists()

@@ -1,0 +1,74 @@
+"""Parameter and multiply-add counts equal the references' and the papers' numbers."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from inception_zoo import create_model, model_info
+
+# At 1000 classes without side classifiers: torchvision's meta (googlenet), timm (the others).
+REFERENCE_PARAMS = {
+    "googlenet": 6_624_904,
+    "inception_v3": 23_834_568,
+    "inception_v4": 42_679_816,
+    "inception_resnet_v2": 55_843_464,
+}
+
+# GMACs as torchvision's meta and a flop-counter measurement of the Cadene ports report them.
+REFERENCE_GMACS = {"googlenet": 1.498, "inception_v3": 5.713, "inception_v4": 12.25, "inception_resnet_v2": 13.16}
+
+
+def count(model: torch.nn.Module) -> int:
+    return sum(p.numel() for p in model.parameters())
+
+
+@pytest.mark.parametrize("name, expected", REFERENCE_PARAMS.items())
+def test_parameter_count_equals_reference(name, expected):
+    assert count(create_model(name, aux_logits=False)) == expected
+    assert model_info(name).params == expected
+
+
+@pytest.mark.parametrize("name, expected", REFERENCE_GMACS.items())
+def test_gmacs_equal_reference(name, expected):
+    assert model_info(name).gmacs == pytest.approx(expected, abs=0.01)
+
+
+def test_side_classifier_counts_match_torchvision():
+    """torchvision: googlenet 13.00 M and inception_v3 27.16 M with their side classifiers."""
+    assert count(create_model("googlenet")) == 13_004_888
+    assert count(create_model("inception_v3")) == 27_161_264
+
+
+# Table 1 of "Going Deeper with Convolutions", its "output size" column at 224x224.
+GOOGLENET_TABLE_1_OUTPUTS = {
+    "conv1": (64, 112),
+    "maxpool1": (64, 56),
+    "conv3": (192, 56),
+    "maxpool2": (192, 28),
+    "inception3a": (256, 28),
+    "inception3b": (480, 28),
+    "maxpool3": (480, 14),
+    "inception4a": (512, 14),
+    "inception4b": (512, 14),
+    "inception4c": (512, 14),
+    "inception4d": (528, 14),
+    "inception4e": (832, 14),
+    "maxpool4": (832, 7),
+    "inception5a": (832, 7),
+    "inception5b": (1024, 7),
+}
+
+
+@pytest.mark.parametrize("name", ["googlenet", "googlenet_paper"])
+def test_googlenet_stages_match_table_1(name):
+    from inception_zoo.summary import stage_shapes
+
+    shapes = dict(stage_shapes(name))
+    for layer, (channels, size) in GOOGLENET_TABLE_1_OUTPUTS.items():
+        assert shapes[layer] == (1, channels, size, size), layer
+
+
+def test_googlenet_paper_has_the_caffe_reference_count():
+    # The Caffe reference model (bvlc_googlenet) has 6,998,552 parameters without side heads.
+    assert count(create_model("googlenet_paper", aux_logits=False)) == 6_998_552

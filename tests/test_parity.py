@@ -1,0 +1,135 @@
+"""Our networks load the references' checkpoints and give their logits (fp32, max relative error <= 1e-4).
+
+Each reference model gets random weights and randomised BatchNorm statistics, is saved to a
+file the way its library saves it, and is loaded through ``create_model(name, weights=path)``:
+the same path a user's downloaded checkpoint takes.
+"""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from conftest import max_relative_error, randomize_batchnorm, save_checkpoint
+from inception_zoo import create_model
+
+timm = pytest.importorskip("timm")
+torchvision = pytest.importorskip("torchvision")
+pretrainedmodels = pytest.importorskip("pretrainedmodels")
+
+TOLERANCE = 1e-4
+
+
+def torchvision_googlenet():
+    return torchvision.models.googlenet(init_weights=True, aux_logits=True, transform_input=False)
+
+
+def torchvision_inception_v3():
+    return torchvision.models.inception_v3(init_weights=True, aux_logits=True, transform_input=False)
+
+
+# (reference id, builder, our name, two input sizes, file suffix). Cadene's models pool with a
+# fixed 8x8 window, so their sizes are ones that end at an 8x8 map (299 and 320).
+REFERENCES = [
+    ("torchvision-googlenet", torchvision_googlenet, "googlenet", (224, 160), ".pth"),
+    ("torchvision-inception_v3", torchvision_inception_v3, "inception_v3", (299, 331), ".pth"),
+    ("timm-inception_v3", lambda: timm.create_model("inception_v3"), "inception_v3", (299, 224), ".safetensors"),
+    ("timm-inception_v4", lambda: timm.create_model("inception_v4"), "inception_v4", (299, 256), ".safetensors"),
+    (
+        "timm-inception_resnet_v2",
+        lambda: timm.create_model("inception_resnet_v2"),
+        "inception_resnet_v2",
+        (299, 256),
+        ".pth",
+    ),
+    ("cadene-inceptionv4", lambda: pretrainedmodels.inceptionv4(pretrained=None), "inception_v4", (299, 320), ".pth"),
+    (
+        "cadene-inceptionresnetv2",
+        lambda: pretrainedmodels.inceptionresnetv2(pretrained=None),
+        "inception_resnet_v2",
+        (299, 320),
+        ".pth",
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    "make_reference, name, sizes, suffix", [r[1:] for r in REFERENCES], ids=[r[0] for r in REFERENCES]
+)
+def test_same_logits_as_reference(tmp_path, make_reference, name, sizes, suffix):
+    torch.manual_seed(0)
+    reference = randomize_batchnorm(make_reference())
+    path = save_checkpoint(reference.state_dict(), tmp_path / f"reference{suffix}")
+    ours = create_model(name, weights=path).eval()
+    for size in sizes:
+        for batch in (1, 3):
+            x = torch.randn(batch, 3, size, size)
+            with torch.no_grad():
+                expected = reference(x)
+                got = ours(x)
+            assert got.shape == expected.shape
+            error = max_relative_error(got, expected)
+            assert error <= TOLERANCE, f"{name} at {batch}x{size}x{size}: max relative error {error:.2e}"
+
+
+def _output_of(module: torch.nn.Module, run) -> torch.Tensor:
+    captured = []
+    handle = module.register_forward_hook(lambda m, i, o: captured.append(o))
+    try:
+        run()
+    finally:
+        handle.remove()
+    return captured[0]
+
+
+def test_torchvision_googlenet_side_classifiers(tmp_path):
+    """Side classifiers in network order (torchvision returns them reversed: logits, aux2, aux1)."""
+    reference = randomize_batchnorm(torchvision_googlenet())
+    ours = create_model("googlenet", weights=save_checkpoint(reference.state_dict(), tmp_path / "g.pth")).eval()
+    x = torch.randn(2, 3, 224, 224)
+    with torch.no_grad():
+        aux1 = reference.aux1(_output_of(reference.inception4a, lambda: reference(x)))
+        aux2 = reference.aux2(_output_of(reference.inception4d, lambda: reference(x)))
+        out = ours.forward_train(x)
+    assert max_relative_error(out.aux[0], aux1) <= TOLERANCE
+    assert max_relative_error(out.aux[1], aux2) <= TOLERANCE
+
+
+@pytest.mark.parametrize("source", ["torchvision", "timm"])
+def test_inception_v3_side_classifier(tmp_path, source):
+    if source == "timm":
+        reference = randomize_batchnorm(timm.create_model("inception_v3", aux_logits=True))
+    else:
+        reference = randomize_batchnorm(torchvision_inception_v3())
+    ours = create_model("inception_v3", weights=save_checkpoint(reference.state_dict(), tmp_path / "v3.pth")).eval()
+    assert ours.has_aux
+    x = torch.randn(2, 3, 299, 299)
+    with torch.no_grad():
+        if source == "timm":
+            logits, aux = reference(x)  # timm returns (logits, aux) in every mode
+        else:
+            logits = reference(x)
+            aux = reference.AuxLogits(_output_of(reference.Mixed_6e, lambda: reference(x)))
+        out = ours.forward_train(x)
+    assert max_relative_error(out.logits, logits) <= TOLERANCE
+    assert max_relative_error(out.aux[0], aux) <= TOLERANCE
+
+
+def test_inception_v3_without_aux_loads_aux_checkpoint(tmp_path):
+    """aux_logits=False with a checkpoint that has the side head: the head is dropped, and says so."""
+    reference = randomize_batchnorm(torchvision_inception_v3())
+    path = save_checkpoint(reference.state_dict(), tmp_path / "v3.pth")
+    with pytest.warns(UserWarning, match="dropped the side classifiers"):
+        ours = create_model("inception_v3", weights=path, aux_logits=False).eval()
+    assert not ours.has_aux
+    x = torch.randn(1, 3, 299, 299)
+    with torch.no_grad():
+        assert max_relative_error(ours(x), reference(x)) <= TOLERANCE
+
+
+def test_timm_v3_without_aux_has_no_aux(tmp_path):
+    reference = randomize_batchnorm(timm.create_model("inception_v3"))
+    ours = create_model("inception_v3", weights=save_checkpoint(reference.state_dict(), tmp_path / "v3.pth"))
+    assert not ours.has_aux  # aux_logits follows the file when not given
+    with pytest.raises(ValueError, match="no side classifiers: build the model with aux_logits=False"):
+        create_model("inception_v3", weights=tmp_path / "v3.pth", aux_logits=True)
