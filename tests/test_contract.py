@@ -148,8 +148,6 @@ def test_unknown_and_contradictory_arguments_raise():
         create_model("inception_v4", aux_logits=True)
     with pytest.raises(ValueError, match="num_classes must be >= 0"):
         create_model("googlenet", num_classes=-1)
-    with pytest.raises(ValueError, match="features_only"):
-        create_model("googlenet", features_only=True)
 
 
 def test_builders_are_keyword_only():
@@ -165,3 +163,39 @@ def test_inception_loss_weights_the_side_classifiers():
     expected = ce(logits, target) + 0.3 * (ce(aux[0], target) + ce(aux[1], target))
     torch.testing.assert_close(inception_loss(TrainOutput(logits, aux), target, aux_weight=0.3), expected)
     torch.testing.assert_close(inception_loss(logits, target, aux_weight=0.3), ce(logits, target))
+
+
+def test_feature_pyramid(model):
+    """One map per stride, strides distinct and increasing, channels as feature_info says."""
+    from inception_zoo.models._features import FeatureExtractor
+
+    info = model_info(model.name).feature_info
+    strides = [f["reduction"] for f in info]
+    assert strides == sorted(set(strides)) and strides[-1] == 32
+    assert info[-1]["num_chs"] == model.num_features
+    model.eval()
+    extractor = FeatureExtractor(model, list(info))
+    size = SIZE[model.name] * 2
+    x = torch.randn(1, 3, size, size)
+    with torch.no_grad():
+        maps = extractor(x)
+        assert [m.shape[1] for m in maps] == [f["num_chs"] for f in info]
+        widths = [m.shape[-1] for m in maps]
+        assert widths == sorted(widths, reverse=True) and len(set(widths)) == len(widths)
+        torch.testing.assert_close(maps[-1], model.forward_features(x))
+
+
+@pytest.mark.parametrize("name", ["googlenet", "inception_v4"])
+def test_features_only(name):
+    extractor = create_model(name, features_only=True, out_indices=(1, -1)).eval()
+    info = model_info(name).feature_info
+    assert extractor.feature_info == [info[1], info[-1]]
+    with torch.no_grad():
+        maps = extractor(torch.randn(1, 3, SIZE[name], SIZE[name]))
+    assert [m.shape[1] for m in maps] == [info[1]["num_chs"], info[-1]["num_chs"]]
+    with pytest.raises(ValueError, match="out_indices .* do not fit"):
+        create_model(name, features_only=True, out_indices=(7,))
+    with pytest.raises(ValueError, match="only with features_only"):
+        create_model(name, out_indices=(1,))
+    with pytest.raises(ValueError, match="needs inputs of at least"):
+        extractor(torch.randn(1, 3, 8, 8))

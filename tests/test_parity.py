@@ -133,3 +133,20 @@ def test_timm_v3_without_aux_has_no_aux(tmp_path):
     assert not ours.has_aux  # aux_logits follows the file when not given
     with pytest.raises(ValueError, match="no side classifiers: build the model with aux_logits=False"):
         create_model("inception_v3", weights=tmp_path / "v3.pth", aux_logits=True)
+
+
+@pytest.mark.parametrize("name", ["inception_v3", "inception_resnet_v2"])
+def test_feature_pyramid_equals_timm_features_only(tmp_path, name):
+    """Where timm taps the same layers (the last at each stride), the maps are the same numbers."""
+    reference = randomize_batchnorm(timm.create_model(name))
+    path = save_checkpoint(reference.state_dict(), tmp_path / "ref.pth")
+    timm_features = timm.create_model(name, features_only=True)
+    timm_features.load_state_dict(reference.state_dict(), strict=False)
+    timm_features.eval()
+    ours = create_model(name, weights=path, features_only=True).eval()
+    assert [f["num_chs"] for f in ours.feature_info] == timm_features.feature_info.channels()
+    assert [f["reduction"] for f in ours.feature_info] == timm_features.feature_info.reduction()
+    x = torch.randn(2, 3, 224, 224)
+    with torch.no_grad():
+        for got, expected in zip(ours(x), timm_features(x), strict=True):
+            assert max_relative_error(got, expected) <= TOLERANCE

@@ -6,7 +6,8 @@ import inspect
 import os
 
 from ._base import InceptionNet
-from ._registry import builder_for
+from ._features import FeatureExtractor
+from ._registry import builder_for, model_info
 
 __all__ = ["create_model"]
 
@@ -20,8 +21,9 @@ def create_model(
     aux_logits: bool | None = None,
     drop_rate: float | None = None,
     features_only: bool = False,
+    out_indices: tuple[int, ...] | None = None,
     **model_kwargs,
-) -> InceptionNet:
+) -> InceptionNet | FeatureExtractor:
     """Build a registered network, optionally loading a checkpoint.
 
     Args:
@@ -33,7 +35,9 @@ def create_model(
         aux_logits: build the side classifiers. ``None``: the network's default, or, with
             ``weights``, whatever the checkpoint has.
         drop_rate: dropout before the classifier; ``None`` keeps the network's default.
-        features_only: not available yet for this release; raises.
+        features_only: return a ``FeatureExtractor`` whose forward gives one feature map per
+            stride (``model.feature_info`` says which), instead of the classifier.
+        out_indices: with ``features_only``, which of those maps (default: all).
         **model_kwargs: network-specific options (see the model's class).
 
     Example:
@@ -46,8 +50,8 @@ def create_model(
         raise ValueError(f"num_classes must be >= 0, got {num_classes}")
     if in_chans < 1:
         raise ValueError(f"in_chans must be >= 1, got {in_chans}")
-    if features_only:
-        raise ValueError("features_only=True is not supported yet; use model.forward_features(x)")
+    if out_indices is not None and not features_only:
+        raise ValueError("out_indices applies only with features_only=True")
 
     checkpoint = None
     if weights is not None:
@@ -65,8 +69,11 @@ def create_model(
 
     model = builder(**kwargs)
     model._registered_name = name
+    model.feature_info = list(model_info(name).feature_info)
     if checkpoint is not None:
         checkpoint.load_into(model)
+    if features_only:
+        return FeatureExtractor(model, model.feature_info, out_indices)
     return model
 
 

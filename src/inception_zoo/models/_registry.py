@@ -16,6 +16,8 @@ from dataclasses import dataclass
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
+from ._features import find_feature_info
+
 __all__ = [
     "IMAGENET_MEAN",
     "IMAGENET_STD",
@@ -67,7 +69,8 @@ class ModelInfo(ModelCard):
     """A ``ModelCard`` plus its name and what was read or counted from the code.
 
     ``params`` and ``gmacs`` are for the default build: 1000 classes, no side classifiers
-    (they are dropped at inference), at ``input_size``.
+    (they are dropped at inference), at ``input_size``. ``feature_info`` lists the feature
+    maps of ``features_only=True``: the last layer at each stride (timm's convention).
     """
 
     name: str = ""
@@ -75,6 +78,7 @@ class ModelInfo(ModelCard):
     params: int = 0
     gmacs: float = 0.0
     aux_heads: int = 0
+    feature_info: tuple[dict, ...] = ()
 
 
 _BUILDERS: dict[str, Callable[..., torch.nn.Module]] = {}
@@ -128,6 +132,7 @@ def model_info(name: str) -> ModelInfo:
         with FlopCounterMode(display=False) as counter:
             model.eval()(x)
     params = sum(p.numel() for p in model.parameters())
+    feature_info = tuple(find_feature_info(model, card.input_size))
     fields = {f.name: getattr(card, f.name) for f in dataclasses.fields(ModelCard)}
     return ModelInfo(
         **fields,
@@ -136,4 +141,5 @@ def model_info(name: str) -> ModelInfo:
         params=params,
         gmacs=counter.get_total_flops() / 2e9,
         aux_heads=len(with_aux.aux_heads),
+        feature_info=feature_info,
     )
