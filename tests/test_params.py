@@ -13,6 +13,7 @@ REFERENCE_PARAMS = {
     "inception_v3": 23_834_568,
     "inception_v4": 42_679_816,
     "inception_resnet_v2": 55_843_464,
+    "xception": 22_855_952,  # also the Xception paper's count
 }
 
 # GMACs as torchvision's meta and a flop-counter measurement of the Cadene ports report them.

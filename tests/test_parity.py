@@ -50,6 +50,8 @@ REFERENCES = [
         (299, 320),
         ".pth",
     ),
+    ("timm-legacy_xception", lambda: timm.create_model("legacy_xception"), "xception", (299, 224), ".safetensors"),
+    ("cadene-xception", lambda: pretrainedmodels.xception(pretrained=None), "xception", (299, 171), ".pth"),
 ]
 
 

@@ -24,11 +24,12 @@ from torch import nn
 
 from . import timm as _timm
 from . import torchvision as _torchvision
+from . import xception as _xception
 from ._layout import Layout
 
 __all__ = ["LAYOUTS", "Checkpoint", "load_checkpoint", "read_state_dict", "recognise"]
 
-LAYOUTS: tuple[Layout, ...] = (*_torchvision.LAYOUTS, *_timm.LAYOUTS)
+LAYOUTS: tuple[Layout, ...] = (*_torchvision.LAYOUTS, *_timm.LAYOUTS, *_xception.LAYOUTS)
 NATIVE = "inception-zoo"
 _WRAPPERS = ("state_dict", "model", "model_state_dict", "module", "net")
 

@@ -5,8 +5,10 @@ BN folding, sibling-conv merging, feature extraction and diagrams) can walk any 
 family the same way:
 
 - ``ConvNormAct``: conv -> BatchNorm -> ReLU, the unit of every branch.
+- ``SeparableConv2d``: depthwise then pointwise conv (Xception).
 - ``Branches``: parallel branches over one input, concatenated on channels (an Inception module).
 - ``InceptionResidual``: branches, a linear 1x1 projection, a scale, a residual add, an activation.
+- ``Residual``: a body plus a shortcut (identity or a strided projection).
 - ``ClassifierHead``: global average pool, dropout, linear.
 - ``GoogLeNetAux`` and ``InceptionV3Aux``: the side classifiers.
 """
@@ -28,6 +30,8 @@ __all__ = [
     "GoogLeNetAux",
     "InceptionResidual",
     "InceptionV3Aux",
+    "Residual",
+    "SeparableConv2d",
     "classifier",
     "avg_pool_3x3",
     "same_padding",
@@ -53,8 +57,10 @@ class ConvNormAct(nn.Sequential):
 
     ``norm_eps`` is the network's policy, injected by the model: 1e-3 for networks whose
     weights come from TensorFlow, 1e-5 for Caffe/PyTorch-trained ones, and ``None`` for the
-    pre-BatchNorm networks (the conv then carries a bias). ``padding="same"`` keeps the size of
-    a stride-1 conv; the default 0 is TensorFlow's VALID.
+    pre-BatchNorm networks. The conv has a bias only without BatchNorm, unless ``bias`` says
+    otherwise (Caffe's BN-Inception has both). ``padding="same"`` keeps the size of a stride-1
+    conv; the default 0 is TensorFlow's VALID. ``act=False`` stops after the norm (a linear
+    shortcut).
     """
 
     def __init__(
@@ -66,14 +72,29 @@ class ConvNormAct(nn.Sequential):
         padding: int | tuple[int, int] | str = 0,
         *,
         norm_eps: float | None = 1e-3,
+        groups: int = 1,
+        bias: bool | None = None,
+        act: bool = True,
     ) -> None:
         super().__init__()
         if padding == "same":
             padding = same_padding(kernel_size)
-        self.conv = nn.Conv2d(in_chs, out_chs, kernel_size, stride, padding, bias=norm_eps is None)
+        bias = norm_eps is None if bias is None else bias
+        self.conv = nn.Conv2d(in_chs, out_chs, kernel_size, stride, padding, groups=groups, bias=bias)
         if norm_eps is not None:
             self.bn = nn.BatchNorm2d(out_chs, eps=norm_eps)
-        self.act = nn.ReLU(inplace=True)
+        if act:
+            self.act = nn.ReLU(inplace=True)
+
+
+class SeparableConv2d(nn.Sequential):
+    """A depthwise conv (one filter per channel) then a pointwise 1x1 conv, no norm between:
+    Xception's "separable convolution" (section 2 of its paper)."""
+
+    def __init__(self, in_chs: int, out_chs: int, kernel_size: int = 3, stride: int = 1, padding: int = 1):
+        super().__init__()
+        self.depthwise = nn.Conv2d(in_chs, in_chs, kernel_size, stride, padding, groups=in_chs, bias=False)
+        self.pointwise = nn.Conv2d(in_chs, out_chs, 1, bias=False)
 
 
 class Branches(nn.Module):
@@ -120,6 +141,18 @@ class InceptionResidual(Branches):
 
     def extra_repr(self) -> str:
         return f"scale={self.scale}"
+
+
+class Residual(nn.Module):
+    """``body(x) + shortcut(x)``; no shortcut module means the identity (Xception, InceptionNeXt)."""
+
+    def __init__(self, body: nn.Module, shortcut: nn.Module | None = None) -> None:
+        super().__init__()
+        self.body = body
+        self.shortcut = shortcut
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.body(x) + (x if self.shortcut is None else self.shortcut(x))
 
 
 class ClassifierHead(nn.Module):

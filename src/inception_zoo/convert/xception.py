@@ -1,0 +1,27 @@
+"""Cadene's ``xception`` and timm's ``legacy_xception`` (a copy of it): the Keras weights.
+
+The two share every key but the classifier's (``last_linear`` in Cadene, ``fc`` in timm).
+"""
+
+from __future__ import annotations
+
+from ._layout import Layout
+
+LEGACY_XCEPTION = Layout(
+    source="timm legacy_xception / Cadene xception",
+    model="xception",
+    signature=("block1.rep.0.conv1.weight", "block12.skip.weight"),
+    rules=(
+        (r"^(fc|last_linear)\.", "head.fc."),
+        (r"^conv([12])\.", r"features.conv\1.conv."),
+        (r"^bn([1234])\.", r"features.conv\1.bn."),
+        (r"^conv([34])\.conv1\.", r"features.conv\1.conv.depthwise."),
+        (r"^conv([34])\.pointwise\.", r"features.conv\1.conv.pointwise."),
+        (r"^block(\d+)\.rep\.(\d+)\.conv1\.", r"features.block\1.body.\2.depthwise."),
+        (r"^block(\d+)\.rep\.", r"features.block\1.body."),
+        (r"^block(\d+)\.skip\.", r"features.block\1.shortcut.conv."),
+        (r"^block(\d+)\.skipbn\.", r"features.block\1.shortcut.bn."),
+    ),
+)
+
+LAYOUTS = (LEGACY_XCEPTION,)
