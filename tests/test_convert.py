@@ -28,6 +28,7 @@ def test_every_layout_maps_onto_our_keys_one_to_one():
         "timm/Cadene inception_v4": lambda: pretrainedmodels.inceptionv4(pretrained=None),
         "timm/Cadene inception_resnet_v2": lambda: timm.create_model("inception_resnet_v2"),
         "timm legacy_xception / Cadene xception": lambda: pretrainedmodels.xception(pretrained=None),
+        "Cadene bninception": lambda: pretrainedmodels.bninception(pretrained=None),
     }
     assert set(references) == {layout.source for layout in LAYOUTS}
     for layout in LAYOUTS:

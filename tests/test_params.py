@@ -14,10 +14,18 @@ REFERENCE_PARAMS = {
     "inception_v4": 42_679_816,
     "inception_resnet_v2": 55_843_464,
     "xception": 22_855_952,  # also the Xception paper's count
+    "bn_inception": 11_295_240,  # Cadene's port of the Caffe model
 }
 
 # GMACs as torchvision's meta and a flop-counter measurement of the Cadene ports report them.
-REFERENCE_GMACS = {"googlenet": 1.498, "inception_v3": 5.713, "inception_v4": 12.25, "inception_resnet_v2": 13.16}
+REFERENCE_GMACS = {
+    "googlenet": 1.498,
+    "inception_v3": 5.713,
+    "inception_v4": 12.25,
+    "inception_resnet_v2": 13.16,
+    "bn_inception": 2.03,
+    "xception": 8.36,
+}
 
 
 def count(model: torch.nn.Module) -> int:

@@ -29,7 +29,7 @@ def torchvision_inception_v3():
 
 
 # (reference id, builder, our name, two input sizes, file suffix). Cadene's models pool with a
-# fixed 8x8 window, so their sizes are ones that end at an 8x8 map (299 and 320).
+# fixed window (8x8, 7x7 for bninception), so their sizes are ones that end at that map.
 REFERENCES = [
     ("torchvision-googlenet", torchvision_googlenet, "googlenet", (224, 160), ".pth"),
     ("torchvision-inception_v3", torchvision_inception_v3, "inception_v3", (299, 331), ".pth"),
@@ -51,6 +51,7 @@ REFERENCES = [
         ".pth",
     ),
     ("timm-legacy_xception", lambda: timm.create_model("legacy_xception"), "xception", (299, 224), ".safetensors"),
+    ("cadene-bninception", lambda: pretrainedmodels.bninception(pretrained=None), "bn_inception", (224, 223), ".pth"),
     ("cadene-xception", lambda: pretrainedmodels.xception(pretrained=None), "xception", (299, 171), ".pth"),
 ]
 
@@ -152,3 +153,15 @@ def test_feature_pyramid_equals_timm_features_only(tmp_path, name):
     with torch.no_grad():
         for got, expected in zip(ours(x), timm_features(x), strict=True):
             assert max_relative_error(got, expected) <= TOLERANCE
+
+
+def test_bn_inception_features_at_sizes_cadene_cannot_classify(tmp_path):
+    """At 256 Cadene's fixed 7x7 pool breaks its classifier, but its trunk runs: compare trunks."""
+    reference = randomize_batchnorm(pretrainedmodels.bninception(pretrained=None))
+    ours = create_model("bn_inception", weights=save_checkpoint(reference.state_dict(), tmp_path / "bn.pth")).eval()
+    x = torch.randn(2, 3, 256, 256)
+    with torch.no_grad():
+        assert max_relative_error(ours.forward_features(x), reference.features(x)) <= TOLERANCE
+        with pytest.raises(RuntimeError):
+            reference(torch.randn(1, 3, 200, 200))  # odd maps at 3c: the Caffe design fails ...
+        assert ours(torch.randn(1, 3, 200, 200)).shape == (1, 1000)  # ... ours pads them (docs, NOTE)

@@ -55,7 +55,8 @@ def cmd_info(args: argparse.Namespace) -> int:
     print(f"  GMACs         {info.gmacs:.3f} at {info.input_size[1]}x{info.input_size[2]}")
     print(f"  input         {info.input_size}, at least {info.min_input_size}x{info.min_input_size}")
     print(f"  preprocessing resize to {info.input_size[-1]}/{info.crop_pct} then center-crop, {info.interpolation};")
-    print(f"                mean {info.mean}, std {info.std} on RGB in [0, 1]")
+    low, high = info.input_range
+    print(f"                mean {info.mean}, std {info.std} on {info.channel_order} in [{low:g}, {high:g}]")
     print(f"  side heads    {info.aux_heads}" + (f" (loss weight {info.aux_loss_weight})" if info.aux_heads else ""))
     print(f"  matches       {', '.join(info.references) or '-'}")
     print()

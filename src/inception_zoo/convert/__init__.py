@@ -22,6 +22,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from . import cadene as _cadene
 from . import timm as _timm
 from . import torchvision as _torchvision
 from . import xception as _xception
@@ -29,7 +30,7 @@ from ._layout import Layout
 
 __all__ = ["LAYOUTS", "Checkpoint", "load_checkpoint", "read_state_dict", "recognise"]
 
-LAYOUTS: tuple[Layout, ...] = (*_torchvision.LAYOUTS, *_timm.LAYOUTS, *_xception.LAYOUTS)
+LAYOUTS: tuple[Layout, ...] = (*_torchvision.LAYOUTS, *_timm.LAYOUTS, *_xception.LAYOUTS, *_cadene.LAYOUTS)
 NATIVE = "inception-zoo"
 _WRAPPERS = ("state_dict", "model", "model_state_dict", "module", "net")
 

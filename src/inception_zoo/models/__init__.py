@@ -1,6 +1,14 @@
 """Every network of the family, registered on import. One file per network."""
 
-from . import googlenet, inception_resnet_v2, inception_v3, inception_v4, xception  # noqa: F401  (registers them)
+# Importing a model file registers its networks.
+from . import (  # noqa: F401
+    bn_inception,
+    googlenet,
+    inception_resnet_v2,
+    inception_v3,
+    inception_v4,
+    xception,
+)
 from ._base import InceptionNet, TrainOutput
 from ._factory import create_model
 from ._registry import ModelInfo, list_models, model_info

@@ -55,10 +55,12 @@ class ModelCard:
 
     paper: Paper
     input_size: tuple[int, int, int]
-    mean: tuple[float, float, float]
+    mean: tuple[float, float, float]  # in the units of input_range, in channel_order
     std: tuple[float, float, float]
     interpolation: str
     crop_pct: float
+    channel_order: str = "RGB"  # "BGR" for Caffe-trained weights
+    input_range: tuple[float, float] = (0.0, 1.0)  # (0, 255) for Caffe-trained weights
     references: tuple[str, ...] = ()
     aux_loss_weight: float | None = None
     notes: str = ""
