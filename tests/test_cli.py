@@ -24,8 +24,9 @@ def test_list_shows_every_model():
     assert "23.83" in result.stdout  # inception_v3's params in millions
 
 
-def test_list_json_is_model_info():
-    rows = json.loads(run("list", "--json").stdout)
+def test_list_json_is_model_info(capsys):
+    assert main(["list", "--json"]) == 0
+    rows = json.loads(capsys.readouterr().out)
     assert [r["name"] for r in rows] == list_models()
     v4 = next(r for r in rows if r["name"] == "inception_v4")
     assert v4["params"] == model_info("inception_v4").params == 42_679_816

@@ -63,7 +63,7 @@ def test_forward_features_and_head(model):
     with torch.no_grad():
         features = model.forward_features(x)
         assert features.shape[:2] == (1, model.num_features)
-        assert model.forward_head(features, pre_logits=True).shape == (1, model.num_features)
+        assert model.forward_head(features, pre_logits=True).shape == (1, model.head_hidden_size)
         torch.testing.assert_close(model.forward_head(features), model(x))
 
 
@@ -115,7 +115,7 @@ def test_reset_classifier(model):
     assert out.logits.shape == (1, 3) and all(a.shape == (1, 3) for a in out.aux)
     model.reset_classifier(0)
     with torch.no_grad():
-        assert model(x).shape == (1, model.num_features)
+        assert model(x).shape == (1, model.head_hidden_size)
     model.reset_classifier(7)
 
 

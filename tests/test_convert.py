@@ -29,13 +29,14 @@ def test_every_layout_maps_onto_our_keys_one_to_one():
         "timm/Cadene inception_resnet_v2": lambda: timm.create_model("inception_resnet_v2"),
         "timm legacy_xception / Cadene xception": lambda: pretrainedmodels.xception(pretrained=None),
         "Cadene bninception": lambda: pretrainedmodels.bninception(pretrained=None),
+        "timm inception_next": lambda: timm.create_model("inception_next_atto"),
     }
     assert set(references) == {layout.source for layout in LAYOUTS}
     for layout in LAYOUTS:
         state = references[layout.source]().state_dict()
         assert recognise(state) is layout
         renamed = {layout.rename(k): v.shape for k, v in state.items()}
-        ours = {k: v.shape for k, v in create_model(layout.model, aux_logits=None).state_dict().items()}
+        ours = {k: v.shape for k, v in create_model(layout.models[0], aux_logits=None).state_dict().items()}
         assert renamed == ours, layout.source
 
 
@@ -58,7 +59,9 @@ def test_wrapped_and_data_parallel_checkpoints_are_unwrapped(tmp_path, googlenet
 
 def test_a_checkpoint_of_another_network_is_named(tmp_path, googlenet_state):
     path = save_checkpoint(googlenet_state, tmp_path / "g.pth")
-    with pytest.raises(ValueError, match=r"torchvision googlenet checkpoint: build it with create_model\('googlenet'"):
+    with pytest.raises(
+        ValueError, match=r"torchvision googlenet checkpoint: build it with create_model\('googlenet', \.\.\.\)"
+    ):
         create_model("inception_v3", weights=path)
     with pytest.raises(ValueError, match="torchvision googlenet checkpoint"):
         create_model("googlenet_paper", weights=path)

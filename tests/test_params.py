@@ -15,6 +15,10 @@ REFERENCE_PARAMS = {
     "inception_resnet_v2": 55_843_464,
     "xception": 22_855_952,  # also the Xception paper's count
     "bn_inception": 11_295_240,  # Cadene's port of the Caffe model
+    "inception_next_atto": 4_156_520,
+    "inception_next_tiny": 28_055_680,
+    "inception_next_small": 49_374_016,
+    "inception_next_base": 86_672_136,
 }
 
 # GMACs as torchvision's meta and a flop-counter measurement of the Cadene ports report them.
@@ -25,6 +29,10 @@ REFERENCE_GMACS = {
     "inception_resnet_v2": 13.16,
     "bn_inception": 2.03,
     "xception": 8.36,
+    "inception_next_atto": 0.50,  # timm's benchmark GMACs
+    "inception_next_tiny": 4.19,
+    "inception_next_small": 8.36,
+    "inception_next_base": 14.85,
 }
 
 

@@ -7,6 +7,8 @@ the same path a user's downloaded checkpoint takes.
 
 from __future__ import annotations
 
+from functools import partial
+
 import pytest
 import torch
 
@@ -52,6 +54,16 @@ REFERENCES = [
     ),
     ("timm-legacy_xception", lambda: timm.create_model("legacy_xception"), "xception", (299, 224), ".safetensors"),
     ("cadene-bninception", lambda: pretrainedmodels.bninception(pretrained=None), "bn_inception", (224, 223), ".pth"),
+    *(
+        (
+            f"timm-inception_next_{size}",
+            partial(timm.create_model, f"inception_next_{size}"),
+            f"inception_next_{size}",
+            sizes,
+            ".safetensors",
+        )
+        for size, sizes in (("atto", (224, 160)), ("tiny", (224, 128)), ("small", (128, 96)), ("base", (128, 96)))
+    ),
     ("cadene-xception", lambda: pretrainedmodels.xception(pretrained=None), "xception", (299, 171), ".pth"),
 ]
 

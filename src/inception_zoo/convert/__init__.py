@@ -23,6 +23,7 @@ import torch
 from torch import nn
 
 from . import cadene as _cadene
+from . import inception_next as _inception_next
 from . import timm as _timm
 from . import torchvision as _torchvision
 from . import xception as _xception
@@ -30,7 +31,13 @@ from ._layout import Layout
 
 __all__ = ["LAYOUTS", "Checkpoint", "load_checkpoint", "read_state_dict", "recognise"]
 
-LAYOUTS: tuple[Layout, ...] = (*_torchvision.LAYOUTS, *_timm.LAYOUTS, *_xception.LAYOUTS, *_cadene.LAYOUTS)
+LAYOUTS: tuple[Layout, ...] = (
+    *_torchvision.LAYOUTS,
+    *_timm.LAYOUTS,
+    *_xception.LAYOUTS,
+    *_cadene.LAYOUTS,
+    *_inception_next.LAYOUTS,
+)
 NATIVE = "inception-zoo"
 _WRAPPERS = ("state_dict", "model", "model_state_dict", "module", "net")
 
@@ -164,10 +171,10 @@ def load_checkpoint(path: str | os.PathLike, model_name: str) -> Checkpoint:
         sample = ", ".join(list(state)[:3])
         known = "; ".join(sorted({layout.source for layout in LAYOUTS}))
         raise ValueError(f"{path}: not a checkpoint format we know (first keys: {sample}). Supported sources: {known}")
-    if layout.model != model_name:
+    if model_name not in layout.models:
+        names = " or ".join(repr(m) for m in layout.models)
         raise ValueError(
-            f"{path} is a {layout.source} checkpoint: build it with create_model({layout.model!r}, ...), "
-            f"not {model_name!r}"
+            f"{path} is a {layout.source} checkpoint: build it with create_model({names}, ...), not {model_name!r}"
         )
     renamed = {layout.rename(k): v for k, v in state.items()}
     if len(renamed) != len(state):

@@ -19,7 +19,7 @@ class Layout:
     """
 
     source: str
-    model: str
+    models: tuple[str, ...]  # the networks it loads into (sizes of one family share a layout)
     signature: tuple[str, ...]
     rules: tuple[Rule, ...]
     background_class: bool = False  # the head may carry TF-slim's extra class 0

@@ -32,7 +32,7 @@ def _module_rules() -> tuple[Rule, ...]:
 
 BN_INCEPTION = Layout(
     source="Cadene bninception",
-    model="bn_inception",
+    models=("bn_inception",),
     signature=("inception_3a_double_3x3_1_bn.running_mean", "conv1_7x7_s2.weight"),
     rules=(
         (r"^last_linear\.", "head.fc."),

@@ -25,7 +25,7 @@ _V4_LAYERS = [
 
 INCEPTION_V4 = Layout(
     source="timm/Cadene inception_v4",
-    model="inception_v4",
+    models=("inception_v4",),
     signature=("features.21.branch2_3b.conv.weight", "last_linear.weight"),
     rules=(
         (r"^last_linear\.", "head.fc."),
@@ -56,7 +56,7 @@ _IRV2_LAYERS = (
 
 INCEPTION_RESNET_V2 = Layout(
     source="timm/Cadene inception_resnet_v2",
-    model="inception_resnet_v2",
+    models=("inception_resnet_v2",),
     signature=("repeat_1.0.conv2d.weight", "conv2d_7b.conv.weight"),
     rules=(
         (r"^(classif|last_linear)\.", "head.fc."),

@@ -6,7 +6,7 @@ from ._layout import Layout, branch_rules
 
 GOOGLENET = Layout(
     source="torchvision googlenet",
-    model="googlenet",
+    models=("googlenet",),
     signature=("inception3a.branch1.conv.weight", "inception3a.branch1.bn.running_var"),
     rules=(
         (r"^aux1\.", "aux_heads.inception4a."),
@@ -24,7 +24,7 @@ GOOGLENET = Layout(
 
 INCEPTION_V3 = Layout(
     source="torchvision/timm inception_v3",
-    model="inception_v3",
+    models=("inception_v3",),
     signature=("Mixed_5b.branch1x1.conv.weight",),
     rules=(
         (r"^AuxLogits\.", "aux_heads.Mixed_6e."),

@@ -9,7 +9,7 @@ from ._layout import Layout
 
 LEGACY_XCEPTION = Layout(
     source="timm legacy_xception / Cadene xception",
-    model="xception",
+    models=("xception",),
     signature=("block1.rep.0.conv1.weight", "block12.skip.weight"),
     rules=(
         (r"^(fc|last_linear)\.", "head.fc."),

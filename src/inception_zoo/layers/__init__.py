@@ -9,7 +9,8 @@ family the same way:
 - ``Branches``: parallel branches over one input, concatenated on channels (an Inception module).
 - ``InceptionResidual``: branches, a linear 1x1 projection, a scale, a residual add, an activation.
 - ``Residual``: a body plus a shortcut (identity or a strided projection).
-- ``ClassifierHead``: global average pool, dropout, linear.
+- ``SplitBranches``: one branch per channel group, concatenated (InceptionNeXt's token mixer).
+- ``ClassifierHead``: global average pool, dropout, linear; ``MlpClassifierHead`` adds a hidden layer.
 - ``GoogLeNetAux`` and ``InceptionV3Aux``: the side classifiers.
 """
 
@@ -30,8 +31,11 @@ __all__ = [
     "GoogLeNetAux",
     "InceptionResidual",
     "InceptionV3Aux",
+    "LayerScale",
+    "MlpClassifierHead",
     "Residual",
     "SeparableConv2d",
+    "SplitBranches",
     "classifier",
     "avg_pool_3x3",
     "same_padding",
@@ -112,6 +116,38 @@ class Branches(nn.Module):
         return torch.cat([branch(x) for branch in self.branches], dim=1)
 
 
+class SplitBranches(Branches):
+    """Channel groups, one branch each, concatenated: InceptionNeXt's Inception depthwise conv.
+
+    Unlike ``Branches`` (every branch reads the whole input), branch i reads the i-th group of
+    ``split_sizes`` channels; ``nn.Identity`` passes its group through.
+    """
+
+    def __init__(self, split_sizes: tuple[int, ...], *branches: nn.Module) -> None:
+        super().__init__(*branches)
+        if len(split_sizes) != len(branches):
+            raise ValueError(f"{len(branches)} branches need {len(branches)} split sizes, got {split_sizes}")
+        self.split_sizes = tuple(split_sizes)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        groups = torch.split(x, self.split_sizes, dim=1)
+        return torch.cat([branch(g) for branch, g in zip(self.branches, groups, strict=True)], dim=1)
+
+    def extra_repr(self) -> str:
+        return f"split_sizes={self.split_sizes}"
+
+
+class LayerScale(nn.Module):
+    """Per-channel learnt scale of a residual branch (CaiT; InceptionNeXt, ConvNeXt)."""
+
+    def __init__(self, channels: int, init_value: float = 1e-6) -> None:
+        super().__init__()
+        self.gamma = nn.Parameter(torch.full((channels,), init_value))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x * self.gamma.view(1, -1, 1, 1)
+
+
 def split_1x3_3x1(in_chs: int, out_chs: int, conv: ConvFactory) -> Branches:
     """A 1x3 conv and a 3x1 conv side by side: the expanded filter bank of the 8x8 modules."""
     return Branches(conv(in_chs, out_chs, (1, 3), padding="same"), conv(in_chs, out_chs, (3, 1), padding="same"))
@@ -160,7 +196,7 @@ class ClassifierHead(nn.Module):
 
     def __init__(self, in_features: int, num_classes: int, drop_rate: float = 0.0) -> None:
         super().__init__()
-        self.in_features = in_features
+        self.in_features = self.hidden_features = in_features
         self.drop = nn.Dropout(drop_rate)
         self.fc = classifier(in_features, num_classes)
 
@@ -170,6 +206,31 @@ class ClassifierHead(nn.Module):
     def forward(self, x: torch.Tensor, pre_logits: bool = False) -> torch.Tensor:
         x = torch.flatten(F.adaptive_avg_pool2d(x, 1), 1)
         x = self.drop(x)
+        return x if pre_logits else self.fc(x)
+
+
+class MlpClassifierHead(nn.Module):
+    """Global average pool -> linear (x ``mlp_ratio``) -> GELU -> LayerNorm -> dropout -> linear.
+
+    The MetaFormer head that InceptionNeXt uses; ``pre_logits`` gives the hidden features.
+    """
+
+    def __init__(self, in_features: int, num_classes: int, drop_rate: float = 0.0, mlp_ratio: float = 3.0):
+        super().__init__()
+        self.in_features = in_features
+        self.hidden_features = int(mlp_ratio * in_features)
+        self.fc1 = nn.Linear(in_features, self.hidden_features)
+        self.act = nn.GELU()
+        self.norm = nn.LayerNorm(self.hidden_features, eps=1e-6)
+        self.drop = nn.Dropout(drop_rate)
+        self.fc = classifier(self.hidden_features, num_classes)
+
+    def reset(self, num_classes: int) -> None:
+        self.fc = classifier(self.hidden_features, num_classes)
+
+    def forward(self, x: torch.Tensor, pre_logits: bool = False) -> torch.Tensor:
+        x = torch.flatten(F.adaptive_avg_pool2d(x, 1), 1)
+        x = self.drop(self.norm(self.act(self.fc1(x))))
         return x if pre_logits else self.fc(x)
 
 

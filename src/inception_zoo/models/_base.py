@@ -44,6 +44,7 @@ class InceptionNet(nn.Module):
         drop_rate: float,
         min_input_size: int,
         aux_heads: dict[str, nn.Module] | None = None,
+        head: nn.Module | None = None,
     ) -> None:
         super().__init__()
         self.in_chans = in_chans
@@ -55,7 +56,7 @@ class InceptionNet(nn.Module):
         if unknown:
             raise ValueError(f"aux heads read layers that do not exist: {sorted(unknown)}")
         self.aux_heads = nn.ModuleDict(aux_heads or {})
-        self.head = ClassifierHead(num_features, num_classes, drop_rate)
+        self.head = head if head is not None else ClassifierHead(num_features, num_classes, drop_rate)
         self._init_weights()
 
     @property
@@ -110,8 +111,13 @@ class InceptionNet(nn.Module):
         """The last feature map, before pooling: ``(N, num_features, h, w)``."""
         return self._run_features(x, with_aux=False)[0]
 
+    @property
+    def head_hidden_size(self) -> int:
+        """Width of ``forward_head(x, pre_logits=True)``: ``num_features`` unless the head has a hidden layer."""
+        return self.head.hidden_features
+
     def forward_head(self, x: torch.Tensor, pre_logits: bool = False) -> torch.Tensor:
-        """Pool, dropout and classify a feature map; ``pre_logits=True`` stops before the linear layer."""
+        """Pool, dropout and classify a feature map; ``pre_logits=True`` stops before the last linear layer."""
         return self.head(x, pre_logits=pre_logits)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

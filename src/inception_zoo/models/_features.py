@@ -17,14 +17,20 @@ from torch import nn
 __all__ = ["FeatureExtractor", "find_feature_info"]
 
 
-def find_feature_info(model: nn.Module, input_size: tuple[int, int, int]) -> list[dict]:
-    """The last layer of ``model.features`` at each stride, with its channels; ``model`` on ``meta``."""
+def find_feature_info(model: nn.Module, input_size: tuple[int, int, int], then_head: bool = False) -> list[dict]:
+    """The last layer of ``model.features`` at each stride, with its channels; ``model`` on ``meta``.
+
+    ``then_head`` finishes the forward pass through the head, so that one pass can also be
+    counted (``model_info`` counts multiply-adds around it).
+    """
     x = torch.empty(1, *input_size, device="meta")
     taps: dict[int, dict] = {}
     for name, layer in model.features.named_children():
         x = layer(x)
         reduction = 2 ** round(math.log2(input_size[-1] / x.shape[-1]))
         taps[reduction] = dict(num_chs=x.shape[1], reduction=reduction, module=name)
+    if then_head:
+        model.forward_head(x)
     return list(taps.values())
 
 

@@ -128,13 +128,10 @@ def model_info(name: str) -> ModelInfo:
     if card is None:
         raise _unknown(name)
     with torch.device("meta"):
-        model = _BUILDERS[name](aux_logits=False)
-        with_aux = _BUILDERS[name]()
-        x = torch.empty(1, *card.input_size)
-        with FlopCounterMode(display=False) as counter:
-            model.eval()(x)
-    params = sum(p.numel() for p in model.parameters())
-    feature_info = tuple(find_feature_info(model, card.input_size))
+        model = _BUILDERS[name]().eval()  # the default build, side heads included (forward skips them)
+    with FlopCounterMode(display=False) as counter:
+        feature_info = find_feature_info(model, card.input_size, then_head=True)
+    params = sum(p.numel() for n, p in model.named_parameters() if not n.startswith("aux_heads."))
     fields = {f.name: getattr(card, f.name) for f in dataclasses.fields(ModelCard)}
     return ModelInfo(
         **fields,
@@ -142,6 +139,6 @@ def model_info(name: str) -> ModelInfo:
         min_input_size=model.min_input_size,
         params=params,
         gmacs=counter.get_total_flops() / 2e9,
-        aux_heads=len(with_aux.aux_heads),
-        feature_info=feature_info,
+        aux_heads=len(model.aux_heads),
+        feature_info=tuple(feature_info),
     )

@@ -1,0 +1,141 @@
+"""InceptionNeXt.
+
+"InceptionNeXt: When Inception Meets ConvNeXt", Yu et al., arXiv 2303.16900. A MetaNeXt
+(ConvNeXt-like) network whose token mixer is an Inception module of depthwise convs over
+channel groups. Loads timm's ``inception_next_*`` checkpoints (the official weights).
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+
+from torch import nn
+from torchvision.ops import StochasticDepth
+
+from ..layers import LayerScale, MlpClassifierHead, Residual, SplitBranches
+from ._base import InceptionNet
+from ._registry import IMAGENET_MEAN, IMAGENET_STD, ModelCard, Paper, register_model
+
+INCEPTION_NEXT_PAPER = Paper("InceptionNeXt: When Inception Meets ConvNeXt", "2303.16900")
+
+
+class InceptionDepthwiseConv(SplitBranches):
+    """Channel groups: identity | 3x3 | 1 x band | band x 1, each depthwise (Fig. 2 of the paper)."""
+
+    def __init__(self, dim: int, *, band_kernel: int, branch_ratio: float):
+        gc = int(dim * branch_ratio)  # channels of each conv branch; the rest pass through
+        super().__init__(
+            (dim - 3 * gc, gc, gc, gc),
+            nn.Identity(),
+            nn.Conv2d(gc, gc, 3, padding=1, groups=gc),
+            nn.Conv2d(gc, gc, (1, band_kernel), padding=(0, band_kernel // 2), groups=gc),
+            nn.Conv2d(gc, gc, (band_kernel, 1), padding=(band_kernel // 2, 0), groups=gc),
+        )
+
+
+class ConvMlp(nn.Module):
+    """1x1 conv -> GELU -> 1x1 conv: the channel MLP of a MetaNeXt block."""
+
+    def __init__(self, dim: int, hidden: int):
+        super().__init__()
+        self.fc1 = nn.Conv2d(dim, hidden, 1)
+        self.act = nn.GELU()
+        self.fc2 = nn.Conv2d(hidden, dim, 1)
+
+    def forward(self, x):
+        return self.fc2(self.act(self.fc1(x)))
+
+
+class MetaNeXtBlock(Residual):
+    """x + drop_path(layer_scale(mlp(norm(token_mixer(x)))))."""
+
+    def __init__(self, dim: int, *, mlp_ratio: float, drop_path: float, band_kernel: int, branch_ratio: float):
+        super().__init__(
+            nn.Sequential(
+                InceptionDepthwiseConv(dim, band_kernel=band_kernel, branch_ratio=branch_ratio),
+                nn.BatchNorm2d(dim),
+                ConvMlp(dim, int(mlp_ratio * dim)),
+                LayerScale(dim),
+                StochasticDepth(drop_path, "row"),
+            )
+        )
+
+
+class InceptionNeXt(InceptionNet):
+    def __init__(
+        self,
+        *,
+        depths: tuple[int, int, int, int],
+        dims: tuple[int, int, int, int],
+        band_kernel: int = 11,
+        branch_ratio: float = 0.125,
+        mlp_ratios: tuple[float, float, float, float] = (4, 4, 4, 3),
+        num_classes: int = 1000,
+        in_chans: int = 3,
+        drop_rate: float = 0.0,
+        drop_path_rate: float = 0.0,
+        aux_logits: bool = False,
+    ):
+        if aux_logits:
+            raise ValueError("InceptionNeXt has no side classifier; use aux_logits=False")
+        features = OrderedDict(stem=nn.Sequential(nn.Conv2d(in_chans, dims[0], 4, stride=4), nn.BatchNorm2d(dims[0])))
+        # Stochastic depth grows linearly with depth, per stage (as in the official code).
+        total, done = sum(depths), 0
+        for i, (depth, dim) in enumerate(zip(depths, dims, strict=True)):
+            stage = OrderedDict()
+            if i > 0:
+                stage["downsample"] = nn.Sequential(
+                    nn.BatchNorm2d(dims[i - 1]), nn.Conv2d(dims[i - 1], dim, 2, stride=2)
+                )
+            rates = [drop_path_rate * (done + j) / max(total - 1, 1) for j in range(depth)]
+            stage["blocks"] = nn.Sequential(
+                *(
+                    MetaNeXtBlock(
+                        dim, mlp_ratio=mlp_ratios[i], drop_path=r, band_kernel=band_kernel, branch_ratio=branch_ratio
+                    )
+                    for r in rates
+                )
+            )
+            features[f"stage{i + 1}"] = nn.Sequential(stage)
+            done += depth
+        super().__init__(
+            features=features,
+            num_features=dims[-1],
+            num_classes=num_classes,
+            in_chans=in_chans,
+            drop_rate=drop_rate,
+            min_input_size=32,
+            head=MlpClassifierHead(dims[-1], num_classes, drop_rate),
+        )
+
+
+def _card(references: tuple[str, ...]) -> ModelCard:
+    return ModelCard(
+        paper=INCEPTION_NEXT_PAPER,
+        input_size=(3, 224, 224),
+        mean=IMAGENET_MEAN,
+        std=IMAGENET_STD,
+        interpolation="bicubic",
+        crop_pct=0.875,
+        references=references,
+    )
+
+
+@register_model(_card(("timm inception_next_atto",)))
+def inception_next_atto(**kwargs) -> InceptionNeXt:
+    return InceptionNeXt(depths=(2, 2, 6, 2), dims=(40, 80, 160, 320), band_kernel=9, branch_ratio=0.25, **kwargs)
+
+
+@register_model(_card(("timm inception_next_tiny",)))
+def inception_next_tiny(**kwargs) -> InceptionNeXt:
+    return InceptionNeXt(depths=(3, 3, 9, 3), dims=(96, 192, 384, 768), **kwargs)
+
+
+@register_model(_card(("timm inception_next_small",)))
+def inception_next_small(**kwargs) -> InceptionNeXt:
+    return InceptionNeXt(depths=(3, 3, 27, 3), dims=(96, 192, 384, 768), **kwargs)
+
+
+@register_model(_card(("timm inception_next_base",)))
+def inception_next_base(**kwargs) -> InceptionNeXt:
+    return InceptionNeXt(depths=(3, 3, 27, 3), dims=(128, 256, 512, 1024), **kwargs)
