@@ -20,6 +20,7 @@ def googlenet_state():
 
 def test_every_layout_maps_onto_our_keys_one_to_one():
     """The rename tables reach every key of each reference and nothing else (checked on shapes too)."""
+    import facenet_pytorch
     import pretrainedmodels
 
     references = {
@@ -30,13 +31,17 @@ def test_every_layout_maps_onto_our_keys_one_to_one():
         "timm legacy_xception / Cadene xception": lambda: pretrainedmodels.xception(pretrained=None),
         "Cadene bninception": lambda: pretrainedmodels.bninception(pretrained=None),
         "timm inception_next": lambda: timm.create_model("inception_next_atto"),
+        "facenet-pytorch InceptionResnetV1": lambda: facenet_pytorch.InceptionResnetV1(classify=True, num_classes=3),
     }
     assert set(references) == {layout.source for layout in LAYOUTS}
     for layout in LAYOUTS:
         state = references[layout.source]().state_dict()
         assert recognise(state) is layout
         renamed = {layout.rename(k): v.shape for k, v in state.items()}
-        ours = {k: v.shape for k, v in create_model(layout.models[0], aux_logits=None).state_dict().items()}
+        model = create_model(
+            layout.models[0], num_classes=3 if "facenet" in layout.source else 1000, **dict(layout.model_kwargs)
+        )
+        ours = {k: v.shape for k, v in model.state_dict().items()}
         assert renamed == ours, layout.source
 
 
@@ -135,3 +140,10 @@ def test_a_pickle_that_runs_code_is_refused_and_runs_nothing(tmp_path, googlenet
     # ... and the payload really is live: plain pickle would have created the file.
     torch.load(path, weights_only=False)
     assert target.exists()
+
+
+def test_a_fine_tuned_checkpoint_needs_no_num_classes(tmp_path):
+    model = create_model("inception_v3", num_classes=10, aux_logits=False)
+    path = save_checkpoint(model.state_dict(), tmp_path / "finetuned.pth")
+    again = create_model("inception_v3", weights=path)
+    assert again.num_classes == 10 and not again.has_aux

@@ -177,3 +177,27 @@ def test_bn_inception_features_at_sizes_cadene_cannot_classify(tmp_path):
         with pytest.raises(RuntimeError):
             reference(torch.randn(1, 3, 200, 200))  # odd maps at 3c: the Caffe design fails ...
         assert ours(torch.randn(1, 3, 200, 200)).shape == (1, 1000)  # ... ours pads them (docs, NOTE)
+
+
+@pytest.mark.parametrize("classify", [False, True], ids=["embedding", "logits"])
+def test_facenet_inception_resnet_v1(tmp_path, classify):
+    """facenet-pytorch's checkpoints rebuild its head: L2-normalised 512-d embeddings, or logits."""
+    facenet = pytest.importorskip("facenet_pytorch")
+    reference = randomize_batchnorm(facenet.InceptionResnetV1(classify=classify, num_classes=10 if classify else None))
+    path = save_checkpoint(reference.state_dict(), tmp_path / "facenet.pt")
+    ours = create_model("inception_resnet_v1", weights=path).eval()
+    assert ours.num_classes == (10 if classify else 0)
+    for size in (160, 299):
+        for batch in (1, 3):
+            x = torch.randn(batch, 3, size, size)
+            with torch.no_grad():
+                expected, got = reference(x), ours(x)
+            assert got.shape == expected.shape == (batch, 10 if classify else 512)
+            assert max_relative_error(got, expected) <= TOLERANCE
+    if classify:  # a classifier checkpoint also gives embeddings, when asked for no classes
+        with pytest.warns(UserWarning, match="dropped the classifier"):
+            embedder = create_model("inception_resnet_v1", weights=path, num_classes=0).eval()
+        reference.classify = False
+        with torch.no_grad():
+            x = torch.randn(2, 3, 160, 160)
+            assert max_relative_error(embedder(x), reference(x)) <= TOLERANCE

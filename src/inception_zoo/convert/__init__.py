@@ -23,6 +23,7 @@ import torch
 from torch import nn
 
 from . import cadene as _cadene
+from . import facenet as _facenet
 from . import inception_next as _inception_next
 from . import timm as _timm
 from . import torchvision as _torchvision
@@ -37,6 +38,7 @@ LAYOUTS: tuple[Layout, ...] = (
     *_xception.LAYOUTS,
     *_cadene.LAYOUTS,
     *_inception_next.LAYOUTS,
+    *_facenet.LAYOUTS,
 )
 NATIVE = "inception-zoo"
 _WRAPPERS = ("state_dict", "model", "model_state_dict", "module", "net")
@@ -102,11 +104,23 @@ class Checkpoint:
     source: str
     state_dict: dict[str, torch.Tensor]
     background_class: bool = False
+    layout_kwargs: dict = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
 
     @property
     def has_aux(self) -> bool:
         return any(k.startswith("aux_heads.") for k in self.state_dict)
+
+    @property
+    def model_kwargs(self) -> dict:
+        """The constructor options this file implies: side heads, class count, layout options."""
+        kwargs = dict(self.layout_kwargs, aux_logits=self.has_aux)
+        fc = self.state_dict.get("head.fc.weight")
+        if fc is None:
+            kwargs["num_classes"] = 0  # a file without a classifier (an embedding network, a backbone)
+        else:
+            kwargs["num_classes"] = fc.shape[0] - 1 if self.background_class and fc.shape[0] == 1001 else fc.shape[0]
+        return kwargs
 
     def load_into(self, model: nn.Module) -> None:
         """Load strictly: every key used, every shape equal; say clearly what does not fit."""
@@ -114,11 +128,12 @@ class Checkpoint:
         expected = model.state_dict()
         if self.background_class:
             _drop_background_class(state, expected, self.notes)
-        if not any(k.startswith("aux_heads.") for k in expected) and self.has_aux:
-            dropped = [k for k in state if k.startswith("aux_heads.")]
-            for k in dropped:
-                del state[k]
-            self.notes.append(f"dropped the side classifiers' {len(dropped)} tensors (model built without them)")
+        for prefix, what in (("aux_heads.", "the side classifiers"), ("head.fc.", "the classifier")):
+            dropped = [k for k in state if k.startswith(prefix)]
+            if dropped and not any(k.startswith(prefix) for k in expected):
+                for k in dropped:
+                    del state[k]
+                self.notes.append(f"dropped {what} ({len(dropped)} tensors): the model was built without")
 
         where = f"{self.path} ({self.source})"
         missing = [k for k in expected if k not in state]
@@ -179,4 +194,10 @@ def load_checkpoint(path: str | os.PathLike, model_name: str) -> Checkpoint:
     renamed = {layout.rename(k): v for k, v in state.items()}
     if len(renamed) != len(state):
         raise ValueError(f"{path}: the {layout.source} rename table maps two keys to one; please report this")
-    return Checkpoint(Path(path), layout.source, renamed, background_class=layout.background_class)
+    return Checkpoint(
+        Path(path),
+        layout.source,
+        renamed,
+        background_class=layout.background_class,
+        layout_kwargs=dict(layout.model_kwargs),
+    )

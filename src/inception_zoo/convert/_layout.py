@@ -23,6 +23,7 @@ class Layout:
     signature: tuple[str, ...]
     rules: tuple[Rule, ...]
     background_class: bool = False  # the head may carry TF-slim's extra class 0
+    model_kwargs: tuple[tuple[str, object], ...] = ()  # constructor options such files need
 
     def matches(self, keys: Iterable[str]) -> bool:
         keys = set(keys)

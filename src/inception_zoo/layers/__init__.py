@@ -10,7 +10,8 @@ family the same way:
 - ``InceptionResidual``: branches, a linear 1x1 projection, a scale, a residual add, an activation.
 - ``Residual``: a body plus a shortcut (identity or a strided projection).
 - ``SplitBranches``: one branch per channel group, concatenated (InceptionNeXt's token mixer).
-- ``ClassifierHead``: global average pool, dropout, linear; ``MlpClassifierHead`` adds a hidden layer.
+- ``ClassifierHead``: global average pool, dropout, linear; ``MlpClassifierHead`` adds a hidden layer;
+  ``EmbeddingHead`` is FaceNet's embedding head.
 - ``GoogLeNetAux`` and ``InceptionV3Aux``: the side classifiers.
 """
 
@@ -27,6 +28,7 @@ __all__ = [
     "Branches",
     "ClassifierHead",
     "ConvNormAct",
+    "EmbeddingHead",
     "ConvFactory",
     "GoogLeNetAux",
     "InceptionResidual",
@@ -232,6 +234,28 @@ class MlpClassifierHead(nn.Module):
         x = torch.flatten(F.adaptive_avg_pool2d(x, 1), 1)
         x = self.drop(self.norm(self.act(self.fc1(x))))
         return x if pre_logits else self.fc(x)
+
+
+class EmbeddingHead(nn.Module):
+    """Global average pool -> dropout -> linear (no bias) -> BatchNorm1d -> logits, or the
+    L2-normalised embedding when ``num_classes=0``: FaceNet's head (facenet-pytorch's layout)."""
+
+    def __init__(self, in_features: int, num_classes: int, drop_rate: float = 0.6, embedding_size: int = 512):
+        super().__init__()
+        self.in_features, self.hidden_features = in_features, embedding_size
+        self.drop = nn.Dropout(drop_rate)
+        self.project = nn.Linear(in_features, embedding_size, bias=False)
+        self.bn = nn.BatchNorm1d(embedding_size, eps=1e-3)
+        self.fc = classifier(embedding_size, num_classes)
+
+    def reset(self, num_classes: int) -> None:
+        self.fc = classifier(self.hidden_features, num_classes)
+
+    def forward(self, x: torch.Tensor, pre_logits: bool = False) -> torch.Tensor:
+        x = self.bn(self.project(self.drop(torch.flatten(F.adaptive_avg_pool2d(x, 1), 1))))
+        if pre_logits:
+            return x
+        return F.normalize(x, p=2, dim=1) if isinstance(self.fc, nn.Identity) else self.fc(x)
 
 
 class AvgPoolClipped(nn.Module):

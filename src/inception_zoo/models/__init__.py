@@ -5,6 +5,7 @@ from . import (  # noqa: F401
     bn_inception,
     googlenet,
     inception_next,
+    inception_resnet_v1,
     inception_resnet_v2,
     inception_v3,
     inception_v4,

@@ -15,7 +15,7 @@ __all__ = ["create_model"]
 def create_model(
     name: str,
     *,
-    num_classes: int = 1000,
+    num_classes: int | None = None,
     in_chans: int = 3,
     weights: str | os.PathLike | None = None,
     aux_logits: bool | None = None,
@@ -28,12 +28,14 @@ def create_model(
 
     Args:
         name: a name from ``list_models()``.
-        num_classes: outputs of the classifier (0: the pooled features).
+        num_classes: outputs of the classifier (0: the pooled features). ``None``: 1000, or,
+            with ``weights``, the file's.
         in_chans: input channels.
         weights: a checkpoint file saved from torchvision, timm or Cadene's pretrainedmodels
             (``.pth``/``.pt`` or ``.safetensors``); its source is recognised from its keys.
         aux_logits: build the side classifiers. ``None``: the network's default, or, with
-            ``weights``, whatever the checkpoint has.
+            ``weights``, whatever the checkpoint has. Options that a checkpoint implies (its
+            class count, its side heads, facenet's embedding head) fill in what is not given.
         drop_rate: dropout before the classifier; ``None`` keeps the network's default.
         features_only: return a ``FeatureExtractor`` whose forward gives one feature map per
             stride (``model.feature_info`` says which), instead of the classifier.
@@ -46,7 +48,7 @@ def create_model(
         torch.Size([2, 10])
     """
     builder = builder_for(name)
-    if num_classes < 0:
+    if num_classes is not None and num_classes < 0:
         raise ValueError(f"num_classes must be >= 0, got {num_classes}")
     if in_chans < 1:
         raise ValueError(f"in_chans must be >= 1, got {in_chans}")
@@ -58,9 +60,11 @@ def create_model(
         from ..convert import load_checkpoint
 
         checkpoint = load_checkpoint(weights, name)
-        if aux_logits is None:
-            aux_logits = checkpoint.has_aux
-    kwargs = dict(num_classes=num_classes, in_chans=in_chans, **model_kwargs)
+        implied = checkpoint.model_kwargs  # what the file needs; the caller's choices win
+        num_classes = implied.pop("num_classes", None) if num_classes is None else num_classes
+        aux_logits = implied.pop("aux_logits") if aux_logits is None else aux_logits
+        model_kwargs = {k: v for k, v in implied.items() if k not in ("num_classes", "aux_logits")} | model_kwargs
+    kwargs = dict(num_classes=1000 if num_classes is None else num_classes, in_chans=in_chans, **model_kwargs)
     if aux_logits is not None:
         kwargs["aux_logits"] = aux_logits
     if drop_rate is not None:
