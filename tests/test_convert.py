@@ -31,6 +31,7 @@ def test_every_layout_maps_onto_our_keys_one_to_one():
         "timm legacy_xception / Cadene xception": lambda: pretrainedmodels.xception(pretrained=None),
         "Cadene bninception": lambda: pretrainedmodels.bninception(pretrained=None),
         "timm inception_next": lambda: timm.create_model("inception_next_atto"),
+        "timm xception41/65/71": lambda: timm.create_model("xception41"),
         "facenet-pytorch InceptionResnetV1": lambda: facenet_pytorch.InceptionResnetV1(classify=True, num_classes=3),
     }
     assert set(references) == {layout.source for layout in LAYOUTS}

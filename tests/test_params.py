@@ -19,6 +19,9 @@ REFERENCE_PARAMS = {
     "inception_next_tiny": 28_055_680,
     "inception_next_small": 49_374_016,
     "inception_next_base": 86_672_136,
+    "xception41": 26_969_560,  # timm's aligned Xceptions
+    "xception65": 39_916_312,
+    "xception71": 42_338_736,
 }
 
 # GMACs as torchvision's meta and a flop-counter measurement of the Cadene ports report them.

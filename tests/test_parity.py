@@ -64,6 +64,10 @@ REFERENCES = [
         )
         for size, sizes in (("atto", (224, 160)), ("tiny", (224, 128)), ("small", (128, 96)), ("base", (128, 96)))
     ),
+    *(
+        (f"timm-{name}", partial(timm.create_model, name), name, sizes, ".safetensors")
+        for name, sizes in (("xception41", (299, 160)), ("xception65", (160, 96)), ("xception71", (160, 96)))
+    ),
     ("cadene-xception", lambda: pretrainedmodels.xception(pretrained=None), "xception", (299, 171), ".pth"),
 ]
 

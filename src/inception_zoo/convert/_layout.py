@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
-Rule = tuple[str, str]
+# (regex, replacement): a replacement string, or a function of the match where a number shifts.
+Rule = tuple[str, str | Callable[[re.Match], str]]
 
 
 @dataclass(frozen=True)

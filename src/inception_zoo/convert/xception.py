@@ -1,6 +1,9 @@
-"""Cadene's ``xception`` and timm's ``legacy_xception`` (a copy of it): the Keras weights.
+"""Xception checkpoints.
 
-The two share every key but the classifier's (``last_linear`` in Cadene, ``fc`` in timm).
+- Cadene's ``xception`` and timm's ``legacy_xception`` (a copy of it): the Keras weights. The
+  two share every key but the classifier's (``last_linear`` in Cadene, ``fc`` in timm).
+- timm's aligned ``xception41/65/71``: the TF DeepLab weights. timm counts its stem convs and
+  blocks from 0, we from 1.
 """
 
 from __future__ import annotations
@@ -24,4 +27,19 @@ LEGACY_XCEPTION = Layout(
     ),
 )
 
-LAYOUTS = (LEGACY_XCEPTION,)
+ALIGNED_XCEPTION = Layout(
+    source="timm xception41/65/71",
+    models=("xception41", "xception65", "xception71"),  # the shapes check tells them apart
+    signature=("blocks.0.stack.conv1.conv_dw.weight", "stem.0.conv.weight"),
+    rules=(
+        (r"^stem\.([01])\.", lambda m: f"features.stem{int(m[1]) + 1}."),
+        (r"^blocks\.(\d+)\.", lambda m: f"features.block{int(m[1]) + 1}."),
+        (r"^(features\.block\d+)\.stack\.", r"\1.body."),
+        (r"\.conv_dw\.", ".depthwise.conv."),
+        (r"\.bn_dw\.", ".depthwise.bn."),
+        (r"\.conv_pw\.", ".pointwise.conv."),
+        (r"\.bn_pw\.", ".pointwise.bn."),
+    ),
+)
+
+LAYOUTS = (LEGACY_XCEPTION, ALIGNED_XCEPTION)

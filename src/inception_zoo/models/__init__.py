@@ -10,6 +10,7 @@ from . import (  # noqa: F401
     inception_v3,
     inception_v4,
     xception,
+    xception_aligned,
 )
 from ._base import InceptionNet, TrainOutput
 from ._factory import create_model
