@@ -92,3 +92,33 @@ def test_googlenet_stages_match_table_1(name):
 def test_googlenet_paper_has_the_caffe_reference_count():
     # The Caffe reference model (bvlc_googlenet) has 6,998,552 parameters without side heads.
     assert count(create_model("googlenet_paper", aux_logits=False)) == 6_998_552
+
+
+# Table 1 of "Rethinking the Inception Architecture": (layer, channels, size) at 299x299. The
+# table lists each row's input size; these are the outputs that feed the next row.
+INCEPTION_V2_TABLE_1 = [
+    ("Conv2d_1a_3x3", 32, 149),
+    ("Conv2d_2a_3x3", 32, 147),
+    ("Conv2d_2b_3x3", 64, 147),
+    ("MaxPool_3a_3x3", 64, 73),
+    ("Conv2d_3b_3x3", 80, 71),
+    ("Conv2d_4a_3x3", 192, 35),
+    ("Conv2d_4b_3x3", 288, 35),  # "3 x Inception" takes 35x35x288
+    ("Mixed_5d", 288, 35),
+    ("Mixed_6a", 768, 17),  # "5 x Inception" takes 17x17x768
+    ("Mixed_6f", 768, 17),
+    ("Mixed_7a", 1280, 8),  # "2 x Inception" takes 8x8x1280
+    ("Mixed_7c", 2048, 8),  # the 8x8 pool takes 8x8x2048
+]
+
+
+def test_inception_v2_stages_are_table_1():
+    from inception_zoo.summary import stage_shapes
+
+    shapes = dict(stage_shapes("inception_v2"))
+    for layer, channels, size in INCEPTION_V2_TABLE_1:
+        assert shapes[layer] == (1, channels, size, size), layer
+    modules = [name for name in shapes if name.startswith("Mixed_")]
+    assert [m[:7] for m in modules].count("Mixed_5") == 3  # 3 x Fig. 5
+    assert sum(m.startswith("Mixed_6") and m != "Mixed_6a" for m in modules) == 5  # 5 x Fig. 6
+    assert sum(m.startswith("Mixed_7") and m != "Mixed_7a" for m in modules) == 2  # 2 x Fig. 7

@@ -7,6 +7,7 @@ from . import (  # noqa: F401
     inception_next,
     inception_resnet_v1,
     inception_resnet_v2,
+    inception_v2,
     inception_v3,
     inception_v4,
     xception,
