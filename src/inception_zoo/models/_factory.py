@@ -7,7 +7,7 @@ import os
 
 from ._base import InceptionNet
 from ._features import FeatureExtractor
-from ._registry import builder_for, model_info
+from ._registry import builder_for, model_class_of, model_info
 
 __all__ = ["create_model"]
 
@@ -28,8 +28,8 @@ def create_model(
 
     Args:
         name: a name from ``list_models()``.
-        num_classes: outputs of the classifier (0: the pooled features). ``None``: 1000, or,
-            with ``weights``, the file's.
+        num_classes: outputs of the classifier (0: the pooled features). ``None``: the
+            network's default (1000; 10 for the ``_cifar`` profiles), or, with ``weights``, the file's.
         in_chans: input channels.
         weights: a checkpoint file saved from torchvision, timm or Cadene's pretrainedmodels
             (``.pth``/``.pt`` or ``.safetensors``); its source is recognised from its keys.
@@ -64,7 +64,9 @@ def create_model(
         num_classes = implied.pop("num_classes", None) if num_classes is None else num_classes
         aux_logits = implied.pop("aux_logits") if aux_logits is None else aux_logits
         model_kwargs = {k: v for k, v in implied.items() if k not in ("num_classes", "aux_logits")} | model_kwargs
-    kwargs = dict(num_classes=1000 if num_classes is None else num_classes, in_chans=in_chans, **model_kwargs)
+    kwargs = dict(in_chans=in_chans, **model_kwargs)
+    if num_classes is not None:
+        kwargs["num_classes"] = num_classes
     if aux_logits is not None:
         kwargs["aux_logits"] = aux_logits
     if drop_rate is not None:
@@ -83,12 +85,9 @@ def create_model(
 
 def _check_kwargs(name: str, builder, kwargs: dict) -> None:
     """Refuse misspelt or foreign options with the list of the ones the network takes."""
-    model_class = inspect.signature(builder).return_annotation
-    if isinstance(model_class, str):
-        model_class = builder.__globals__[model_class]
-    params = inspect.signature(model_class.__init__).parameters
+    params = inspect.signature(model_class_of(builder).__init__).parameters
     accepted = {p for p, v in params.items() if v.kind is inspect.Parameter.KEYWORD_ONLY}
-    accepted.discard("variant")
+    accepted -= {"variant", "depths", "dims", "band_kernel", "branch_ratio", "entry", "middle_blocks"}
     unknown = sorted(set(kwargs) - accepted)
     if unknown:
         raise ValueError(

@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import fnmatch
 import functools
+import inspect
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -26,6 +27,7 @@ __all__ = [
     "ModelCard",
     "ModelInfo",
     "Paper",
+    "WeightEntry",
     "builder_for",
     "list_models",
     "model_info",
@@ -50,6 +52,36 @@ class Paper:
 
 
 @dataclass(frozen=True)
+class WeightEntry:
+    """One published checkpoint of a network: where it lives, what its inputs look like, how good it is.
+
+    Preprocessing fields left ``None`` are the network's (its ``ModelCard``'s).
+    """
+
+    tag: str  # "source:name", e.g. "timm:inception_v3.tv_in1k", "torchvision:IMAGENET1K_V1"
+    url: str  # a direct download
+    file_name: str = ""  # the name in the download cache; default: the URL's last part
+    sha256_prefix: str = ""  # the hash (prefix) the source publishes, checked after download
+    num_classes: int = 1000  # after dropping TF-slim's background class, where there is one
+    labels: str = "imagenet-1k"  # the label set (inception_zoo.labels)
+    input_size: tuple[int, int, int] | None = None
+    crop_pct: float | None = None
+    interpolation: str | None = None
+    mean: tuple[float, float, float] | None = None
+    std: tuple[float, float, float] | None = None
+    channel_order: str | None = None
+    input_range: tuple[float, float] | None = None
+    top1: float | None = None  # published ImageNet-1k validation accuracy, single center crop
+    top5: float | None = None
+    metrics_source: str = ""  # where top1/top5 were published
+    notes: str = ""
+
+    @property
+    def cache_name(self) -> str:
+        return self.file_name or self.url.rsplit("/", 1)[-1]
+
+
+@dataclass(frozen=True)
 class ModelCard:
     """What a model file declares about a network (everything but the counted numbers)."""
 
@@ -64,6 +96,22 @@ class ModelCard:
     references: tuple[str, ...] = ()
     aux_loss_weight: float | None = None
     notes: str = ""
+    weights: tuple[WeightEntry, ...] = ()  # published checkpoints; the first is the default
+
+    @property
+    def weight_tags(self) -> list[str]:
+        return [entry.tag for entry in self.weights]
+
+    def weight_entry(self, tag: str | bool) -> WeightEntry:
+        """The entry for ``tag`` (``True``: the default one)."""
+        if not self.weights:
+            raise ValueError("no published weights are known for this network; pass a checkpoint file instead")
+        if tag is True:
+            return self.weights[0]
+        for entry in self.weights:
+            if entry.tag == tag:
+                return entry
+        raise ValueError(f"unknown weights {tag!r}; known: {', '.join(self.weight_tags)}, or a file path")
 
 
 @dataclass(frozen=True)
@@ -119,6 +167,20 @@ def builder_for(name: str) -> Callable[..., torch.nn.Module]:
     if name not in _BUILDERS:
         raise _unknown(name)
     return _BUILDERS[name]
+
+
+def registered_card(name: str) -> ModelCard:
+    if name not in _CARDS:
+        raise _unknown(name)
+    return _CARDS[name]
+
+
+def model_class_of(builder: Callable[..., torch.nn.Module]) -> type:
+    """The class a builder returns: its ``model_class`` attribute, or its return annotation."""
+    if hasattr(builder, "model_class"):
+        return builder.model_class
+    annotation = inspect.signature(builder).return_annotation
+    return builder.__globals__[annotation] if isinstance(annotation, str) else annotation
 
 
 @functools.cache

@@ -18,7 +18,7 @@ from torch import nn
 
 from ..layers import Branches, ConvFactory, ConvNormAct
 from ._base import InceptionNet
-from ._registry import ModelCard, Paper, register_model
+from ._registry import ModelCard, Paper, WeightEntry, register_model
 
 BATCH_NORM_PAPER = Paper(
     "Batch Normalization: Accelerating Deep Network Training by Reducing Internal Covariate Shift", "1502.03167"
@@ -130,6 +130,15 @@ class BNInception(InceptionNet):
         interpolation="bilinear",
         crop_pct=0.875,
         references=("Cadene bninception",),
+        weights=(
+            WeightEntry(
+                tag="cadene:imagenet",
+                url="http://data.lip6.fr/cadene/pretrainedmodels/bn_inception-52deb4733.pth",
+                top1=73.524,
+                top5=91.562,
+                metrics_source="Cadene pretrainedmodels README (weights from the TSN Caffe model)",
+            ),
+        ),
     )
 )
 def bn_inception(**kwargs) -> BNInception:

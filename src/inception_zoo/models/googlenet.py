@@ -20,7 +20,16 @@ from torch import nn
 
 from ..layers import AvgPoolClipped, Branches, ConvFactory, ConvNormAct, GoogLeNetAux
 from ._base import InceptionNet
-from ._registry import IMAGENET_MEAN, IMAGENET_STD, INCEPTION_MEAN, INCEPTION_STD, ModelCard, Paper, register_model
+from ._registry import (
+    IMAGENET_MEAN,
+    IMAGENET_STD,
+    INCEPTION_MEAN,
+    INCEPTION_STD,
+    ModelCard,
+    Paper,
+    WeightEntry,
+    register_model,
+)
 
 GOING_DEEPER = Paper("Going Deeper with Convolutions", "1409.4842")
 
@@ -164,6 +173,19 @@ class GoogLeNet(InceptionNet):
         )
 
 
+TORCHVISION_WEIGHTS = WeightEntry(
+    tag="torchvision:IMAGENET1K_V1",
+    url="https://download.pytorch.org/models/googlenet-1378be20.pth",
+    sha256_prefix="1378be20",
+    # torchvision's transform_input turns ImageNet-normalised input into [-1, 1]: mean = std = 0.5.
+    crop_pct=224 / 256,
+    interpolation="bilinear",
+    top1=69.778,
+    top5=89.530,
+    metrics_source="torchvision GoogLeNet_Weights.IMAGENET1K_V1 (ported from TF-slim's inception_v1)",
+)
+
+
 @register_model(
     ModelCard(
         paper=GOING_DEEPER,
@@ -177,6 +199,7 @@ class GoogLeNet(InceptionNet):
         references=("torchvision googlenet",),
         aux_loss_weight=0.3,
         notes="torchvision's network: BatchNorm, 3x3 where the paper has 5x5",
+        weights=(TORCHVISION_WEIGHTS,),
     )
 )
 def googlenet(**kwargs) -> GoogLeNet:

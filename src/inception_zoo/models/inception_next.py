@@ -14,7 +14,7 @@ from torchvision.ops import StochasticDepth
 
 from ..layers import LayerScale, MlpClassifierHead, Residual, SplitBranches
 from ._base import InceptionNet
-from ._registry import IMAGENET_MEAN, IMAGENET_STD, ModelCard, Paper, register_model
+from ._registry import IMAGENET_MEAN, IMAGENET_STD, ModelCard, Paper, WeightEntry, register_model
 
 INCEPTION_NEXT_PAPER = Paper("InceptionNeXt: When Inception Meets ConvNeXt", "2303.16900")
 
@@ -109,7 +109,42 @@ class InceptionNeXt(InceptionNet):
         )
 
 
-def _card(references: tuple[str, ...]) -> ModelCard:
+# timm results-imagenet.csv; the paper reports 75.3 / 82.3 / 83.5 / 84.0 top-1 (224) and 85.2 (384).
+TOP1_TOP5 = {
+    "atto": (75.348, 92.558),
+    "tiny": (82.508, 96.000),
+    "small": (83.584, 96.598),
+    "base": (84.098, 96.782),
+}
+
+
+def _weights(size: str) -> WeightEntry:
+    top1, top5 = TOP1_TOP5[size]
+    return WeightEntry(
+        tag=f"timm:inception_next_{size}.sail_in1k",
+        url=f"https://huggingface.co/timm/inception_next_{size}.sail_in1k/resolve/main/model.safetensors",
+        file_name=f"timm--inception_next_{size}.sail_in1k.safetensors",
+        # NOTE: timm re-tuned base's eval crop to 0.95; the official code uses 0.875 throughout.
+        crop_pct=0.95 if size == "base" else None,
+        top1=top1,
+        top5=top5,
+        metrics_source="timm results-imagenet.csv (the official weights)",
+    )
+
+
+BASE_384 = WeightEntry(
+    tag="timm:inception_next_base.sail_in1k_384",
+    url="https://huggingface.co/timm/inception_next_base.sail_in1k_384/resolve/main/model.safetensors",
+    file_name="timm--inception_next_base.sail_in1k_384.safetensors",
+    input_size=(3, 384, 384),
+    crop_pct=1.0,
+    top1=85.202,
+    top5=97.424,
+    metrics_source="timm results-imagenet.csv (fine-tuned at 384)",
+)
+
+
+def _card(size: str, extra_weights: tuple[WeightEntry, ...] = ()) -> ModelCard:
     return ModelCard(
         paper=INCEPTION_NEXT_PAPER,
         input_size=(3, 224, 224),
@@ -117,25 +152,26 @@ def _card(references: tuple[str, ...]) -> ModelCard:
         std=IMAGENET_STD,
         interpolation="bicubic",
         crop_pct=0.875,
-        references=references,
+        references=(f"timm inception_next_{size}",),
+        weights=(_weights(size), *extra_weights),
     )
 
 
-@register_model(_card(("timm inception_next_atto",)))
+@register_model(_card("atto"))
 def inception_next_atto(**kwargs) -> InceptionNeXt:
     return InceptionNeXt(depths=(2, 2, 6, 2), dims=(40, 80, 160, 320), band_kernel=9, branch_ratio=0.25, **kwargs)
 
 
-@register_model(_card(("timm inception_next_tiny",)))
+@register_model(_card("tiny"))
 def inception_next_tiny(**kwargs) -> InceptionNeXt:
     return InceptionNeXt(depths=(3, 3, 9, 3), dims=(96, 192, 384, 768), **kwargs)
 
 
-@register_model(_card(("timm inception_next_small",)))
+@register_model(_card("small"))
 def inception_next_small(**kwargs) -> InceptionNeXt:
     return InceptionNeXt(depths=(3, 3, 27, 3), dims=(96, 192, 384, 768), **kwargs)
 
 
-@register_model(_card(("timm inception_next_base",)))
+@register_model(_card("base", (BASE_384,)))
 def inception_next_base(**kwargs) -> InceptionNeXt:
     return InceptionNeXt(depths=(3, 3, 27, 3), dims=(128, 256, 512, 1024), **kwargs)

@@ -15,7 +15,7 @@ from torch import nn
 
 from ..layers import Branches, ConvFactory, ConvNormAct, EmbeddingHead, InceptionResidual
 from ._base import InceptionNet
-from ._registry import INCEPTION_MEAN, INCEPTION_STD, ModelCard, register_model
+from ._registry import INCEPTION_MEAN, INCEPTION_STD, ModelCard, WeightEntry, register_model
 from .inception_v4 import INCEPTION_V4_PAPER
 
 
@@ -145,6 +145,25 @@ class InceptionResNetV1(InceptionNet):
         crop_pct=0.875,
         references=("facenet-pytorch InceptionResnetV1",),
         notes="the paper's network (5 x A, 10 x B, 5 x C); FaceNet checkpoints add a 6th C block and an embedding head",
+        weights=tuple(
+            WeightEntry(
+                tag=f"facenet:{dataset}",
+                url=f"https://github.com/timesler/facenet-pytorch/releases/download/v2.2.9/{file}",
+                num_classes=classes,
+                labels=dataset,
+                # 160x160 face crops (from MTCNN), standardised as (x - 127.5) / 128.
+                input_size=(3, 160, 160),
+                crop_pct=1.0,
+                interpolation="bilinear",
+                mean=(0.5, 0.5, 0.5),
+                std=(128 / 255, 128 / 255, 128 / 255),
+                metrics_source=f"facenet-pytorch README: LFW accuracy {lfw} (a face-verification benchmark)",
+            )
+            for dataset, file, classes, lfw in (
+                ("vggface2", "20180402-114759-vggface2.pt", 8631, "99.65%"),
+                ("casia-webface", "20180408-102900-casia-webface.pt", 10575, "99.05%"),
+            )
+        ),
     )
 )
 def inception_resnet_v1(**kwargs) -> InceptionResNetV1:

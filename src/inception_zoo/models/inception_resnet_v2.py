@@ -16,7 +16,7 @@ from torch import nn
 
 from ..layers import Branches, ConvFactory, ConvNormAct, InceptionResidual, avg_pool_3x3
 from ._base import InceptionNet
-from ._registry import INCEPTION_MEAN, INCEPTION_STD, ModelCard, register_model
+from ._registry import INCEPTION_MEAN, INCEPTION_STD, ModelCard, WeightEntry, register_model
 from .inception_v4 import INCEPTION_V4_PAPER
 
 
@@ -137,6 +137,32 @@ class InceptionResNetV2(InceptionNet):
         )
 
 
+def _timm(tag: str, top1: float, top5: float) -> WeightEntry:
+    return WeightEntry(
+        tag=f"timm:inception_resnet_v2.{tag}",
+        url=f"https://huggingface.co/timm/inception_resnet_v2.{tag}/resolve/main/model.safetensors",
+        file_name=f"timm--inception_resnet_v2.{tag}.safetensors",
+        top1=top1,
+        top5=top5,
+        metrics_source="timm results-imagenet.csv",
+    )
+
+
+WEIGHTS = (
+    _timm("tf_in1k", 80.434, 95.312),
+    _timm("tf_ens_adv_in1k", 79.998, 94.940),
+    WeightEntry(
+        tag="cadene:imagenet",
+        url="http://data.lip6.fr/cadene/pretrainedmodels/inceptionresnetv2-520b38e4.pth",
+        crop_pct=0.875,
+        notes="TF-slim's 1001-class head; the background class is dropped on load",
+        top1=80.170,
+        top5=95.234,
+        metrics_source="Cadene pretrainedmodels README",
+    ),
+)
+
+
 @register_model(
     ModelCard(
         paper=INCEPTION_V4_PAPER,
@@ -146,6 +172,7 @@ class InceptionResNetV2(InceptionNet):
         interpolation="bicubic",
         crop_pct=0.8975,
         references=("timm inception_resnet_v2", "Cadene inceptionresnetv2"),
+        weights=WEIGHTS,
     )
 )
 def inception_resnet_v2(**kwargs) -> InceptionResNetV2:

@@ -14,7 +14,16 @@ from torch import nn
 
 from ..layers import Branches, ConvFactory, ConvNormAct, InceptionV3Aux, avg_pool_3x3, split_1x3_3x1
 from ._base import InceptionNet
-from ._registry import INCEPTION_MEAN, INCEPTION_STD, ModelCard, Paper, register_model
+from ._registry import (
+    IMAGENET_MEAN,
+    IMAGENET_STD,
+    INCEPTION_MEAN,
+    INCEPTION_STD,
+    ModelCard,
+    Paper,
+    WeightEntry,
+    register_model,
+)
 
 RETHINKING = Paper("Rethinking the Inception Architecture for Computer Vision", "1512.00567")
 
@@ -141,6 +150,37 @@ class InceptionV3(InceptionNet):
         )
 
 
+def _timm(tag: str, top1: float, top5: float, **preprocessing) -> WeightEntry:
+    return WeightEntry(
+        tag=f"timm:inception_v3.{tag}",
+        url=f"https://huggingface.co/timm/inception_v3.{tag}/resolve/main/model.safetensors",
+        file_name=f"timm--inception_v3.{tag}.safetensors",
+        top1=top1,
+        top5=top5,
+        metrics_source="timm results-imagenet.csv",
+        **preprocessing,
+    )
+
+
+WEIGHTS = (
+    _timm("tf_in1k", 77.866, 93.644),
+    WeightEntry(
+        tag="torchvision:IMAGENET1K_V1",
+        url="https://download.pytorch.org/models/inception_v3_google-0cc3c7bd.pth",
+        sha256_prefix="0cc3c7bd",
+        # transform_input turns ImageNet-normalised input into [-1, 1]: mean = std = 0.5, as the card says.
+        crop_pct=299 / 342,
+        interpolation="bilinear",
+        top1=77.294,
+        top5=93.450,
+        metrics_source="torchvision Inception_V3_Weights.IMAGENET1K_V1 (ported from TF-slim, with the side head)",
+    ),
+    _timm("tv_in1k", 77.472, 93.468),
+    _timm("tf_adv_in1k", 77.598, 93.726),
+    _timm("gluon_in1k", 78.806, 94.372, mean=IMAGENET_MEAN, std=IMAGENET_STD),
+)
+
+
 @register_model(
     ModelCard(
         paper=RETHINKING,
@@ -151,6 +191,7 @@ class InceptionV3(InceptionNet):
         crop_pct=0.875,
         references=("torchvision inception_v3", "timm inception_v3"),
         aux_loss_weight=0.4,
+        weights=WEIGHTS,
     )
 )
 def inception_v3(**kwargs) -> InceptionV3:

@@ -16,7 +16,7 @@ from torch import nn
 
 from ..layers import Branches, ConvFactory, ConvNormAct, avg_pool_3x3, split_1x3_3x1
 from ._base import InceptionNet
-from ._registry import INCEPTION_MEAN, INCEPTION_STD, ModelCard, Paper, register_model
+from ._registry import INCEPTION_MEAN, INCEPTION_STD, ModelCard, Paper, WeightEntry, register_model
 
 INCEPTION_V4_PAPER = Paper(
     "Inception-v4, Inception-ResNet and the Impact of Residual Connections on Learning", "1602.07261"
@@ -163,6 +163,26 @@ class InceptionV4(InceptionNet):
         )
 
 
+WEIGHTS = (
+    WeightEntry(
+        tag="timm:inception_v4.tf_in1k",
+        url="https://huggingface.co/timm/inception_v4.tf_in1k/resolve/main/model.safetensors",
+        file_name="timm--inception_v4.tf_in1k.safetensors",
+        top1=80.144,
+        top5=94.982,
+        metrics_source="timm results-imagenet.csv",
+    ),
+    WeightEntry(
+        tag="cadene:imagenet",
+        url="http://data.lip6.fr/cadene/pretrainedmodels/inceptionv4-8e4777a0.pth",
+        notes="TF-slim's 1001-class head; the background class is dropped on load",
+        top1=80.062,
+        top5=94.926,
+        metrics_source="Cadene pretrainedmodels README",
+    ),
+)
+
+
 @register_model(
     ModelCard(
         paper=INCEPTION_V4_PAPER,
@@ -172,6 +192,7 @@ class InceptionV4(InceptionNet):
         interpolation="bicubic",
         crop_pct=0.875,
         references=("timm inception_v4", "Cadene inceptionv4"),
+        weights=WEIGHTS,
     )
 )
 def inception_v4(**kwargs) -> InceptionV4:

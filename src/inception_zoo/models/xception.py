@@ -15,7 +15,7 @@ from torch import nn
 
 from ..layers import ConvFactory, ConvNormAct, Residual, SeparableConv2d
 from ._base import InceptionNet
-from ._registry import INCEPTION_MEAN, INCEPTION_STD, ModelCard, Paper, register_model
+from ._registry import INCEPTION_MEAN, INCEPTION_STD, ModelCard, Paper, WeightEntry, register_model
 
 XCEPTION_PAPER = Paper("Xception: Deep Learning with Depthwise Separable Convolutions", "1610.02357")
 
@@ -113,6 +113,24 @@ class Xception(InceptionNet):
         interpolation="bicubic",
         crop_pct=0.8975,
         references=("timm legacy_xception", "Cadene xception"),
+        weights=(
+            WeightEntry(
+                tag="timm:legacy_xception.tf_in1k",
+                url="https://huggingface.co/timm/legacy_xception.tf_in1k/resolve/main/model.safetensors",
+                file_name="timm--legacy_xception.tf_in1k.safetensors",
+                top1=79.058,
+                top5=94.396,
+                metrics_source="timm results-imagenet.csv",
+            ),
+            WeightEntry(
+                tag="cadene:imagenet",
+                url="http://data.lip6.fr/cadene/pretrainedmodels/xception-43020ad28.pth",
+                interpolation="bilinear",
+                top1=78.888,
+                top5=94.292,
+                metrics_source="Cadene pretrainedmodels README (resize 333, center crop 299)",
+            ),
+        ),
     )
 )
 def xception(**kwargs) -> Xception:

@@ -16,7 +16,7 @@ from torch import nn
 
 from ..layers import ConvFactory, ConvNormAct, Residual
 from ._base import InceptionNet
-from ._registry import INCEPTION_MEAN, INCEPTION_STD, ModelCard, Paper, register_model
+from ._registry import INCEPTION_MEAN, INCEPTION_STD, ModelCard, Paper, WeightEntry, register_model
 
 DEEPLAB_V3_PLUS = Paper(
     "Encoder-Decoder with Atrous Separable Convolution for Semantic Image Segmentation", "1802.02611"
@@ -109,7 +109,11 @@ class XceptionAligned(InceptionNet):
         )
 
 
+TOP1_TOP5 = {"xception41": (78.550, 94.282), "xception65": (79.558, 94.656), "xception71": (79.920, 94.908)}
+
+
 def _card(name: str) -> ModelCard:
+    top1, top5 = TOP1_TOP5[name]
     return ModelCard(
         paper=DEEPLAB_V3_PLUS,
         input_size=(3, 299, 299),
@@ -118,6 +122,16 @@ def _card(name: str) -> ModelCard:
         interpolation="bicubic",
         crop_pct=0.903,
         references=(f"timm {name}",),
+        weights=(
+            WeightEntry(
+                tag=f"timm:{name}.tf_in1k",
+                url=f"https://huggingface.co/timm/{name}.tf_in1k/resolve/main/model.safetensors",
+                file_name=f"timm--{name}.tf_in1k.safetensors",
+                top1=top1,
+                top5=top5,
+                metrics_source="timm results-imagenet.csv (TF DeepLab weights)",
+            ),
+        ),
     )
 
 
