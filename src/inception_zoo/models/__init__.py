@@ -3,6 +3,7 @@
 # Importing a model file registers its networks.
 from . import (  # noqa: F401
     bn_inception,
+    cifar,  # the 32x32 profiles of the networks beside it
     googlenet,
     inception_next,
     inception_resnet_v1,
