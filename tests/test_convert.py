@@ -81,10 +81,14 @@ def test_an_unknown_format_lists_what_is_supported(tmp_path):
         create_model("googlenet", weights=path)
 
 
-def test_wrong_number_of_classes_names_the_key_and_the_fix(tmp_path, googlenet_state):
-    path = save_checkpoint(googlenet_state, tmp_path / "g.pth")
-    with pytest.raises(ValueError, match=r"'head.fc.weight' has shape \(1000, 1024\).*pass num_classes=1000"):
-        create_model("googlenet", weights=path, num_classes=10, aux_logits=False)
+def test_a_shape_that_cannot_be_adapted_names_the_key(tmp_path, googlenet_state):
+    broken = dict(googlenet_state)
+    broken["inception4b.branch2.1.conv.weight"] = torch.zeros(224, 112, 5, 5)
+    path = save_checkpoint(broken, tmp_path / "g.pth")
+    with pytest.raises(
+        ValueError, match=r"'features.inception4b.branches.1.1.conv.weight' has shape \(224, 112, 5, 5\)"
+    ):
+        create_model("googlenet", weights=path)
 
 
 def test_missing_key_names_the_file_and_the_key(tmp_path, googlenet_state):

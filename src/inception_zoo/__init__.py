@@ -6,8 +6,10 @@
 >>> model = inception_zoo.create_model("inception_v3", num_classes=10)
 """
 
+from .data import transforms_for
 from .losses import inception_loss
 from .models import InceptionNet, ModelInfo, TrainOutput, create_model, list_models, model_info
+from .weights import load_model, save_weights
 
 __all__ = [
     "InceptionNet",
@@ -16,6 +18,9 @@ __all__ = [
     "create_model",
     "inception_loss",
     "list_models",
+    "load_model",
     "model_info",
+    "save_weights",
+    "transforms_for",
 ]
 __version__ = "0.1.0"

@@ -64,6 +64,24 @@ def cmd_info(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_convert(args: argparse.Namespace) -> int:
+    from .convert import read_state_dict, recognise
+    from .models import create_model
+    from .weights import save_weights
+
+    name = args.model
+    if name is None:
+        layout = recognise(read_state_dict(args.source))
+        if layout is None or len(layout.models) != 1:
+            options = ", ".join(layout.models) if layout else "any network"
+            raise ValueError(f"cannot tell which network {args.source} is for: pass --model ({options})")
+        name = layout.models[0]
+    model = create_model(name, weights=args.source)
+    path = save_weights(model, args.destination)
+    print(f"{args.source} -> {path} ({name}, {model.provenance.get('source')}, {model.num_classes} classes)")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="inception-zoo", description="The whole Inception family.")
     parser.add_argument("--version", action="version", version=f"inception-zoo {__version__}")
@@ -80,6 +98,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--image-size", type=int, help="input size for the shapes (default: the network's)")
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.set_defaults(run=cmd_info)
+
+    p = sub.add_parser("convert", help="any supported checkpoint (file or weight tag) -> our safetensors format")
+    p.add_argument("source", help="a checkpoint file, or a weight tag with --model")
+    p.add_argument("destination", help="the .safetensors file to write")
+    p.add_argument("--model", help="the network (needed when the file's source fits several)")
+    p.set_defaults(run=cmd_convert)
     return parser
 
 
@@ -87,6 +111,6 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.run(args)
-    except ValueError as e:
+    except (ValueError, OSError) as e:
         print(f"inception-zoo: error: {e}", file=sys.stderr)
         return 2

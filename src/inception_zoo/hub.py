@@ -57,7 +57,7 @@ def fetch(entry: WeightEntry, *, timeout: float = TIMEOUT_S) -> Path:
             )
         os.replace(tmp_path, path)
     except (urllib.error.URLError, TimeoutError, ConnectionError) as e:
-        reason = getattr(e, "reason", e)
+        reason = f"HTTP {e.code} {e.reason}" if isinstance(e, urllib.error.HTTPError) else getattr(e, "reason", e)
         raise DownloadError(f"could not download {entry.tag} from {entry.url}: {reason}. {offline_hint}") from None
     finally:
         if os.path.exists(tmp_path):

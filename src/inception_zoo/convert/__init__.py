@@ -13,6 +13,7 @@ Every checkpoint goes through one path:
 
 from __future__ import annotations
 
+import json
 import os
 import pickle
 import warnings
@@ -106,6 +107,7 @@ class Checkpoint:
     background_class: bool = False
     layout_kwargs: dict = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+    metadata: dict[str, str] = field(default_factory=dict)  # our own files' (see inception_zoo.weights)
 
     @property
     def has_aux(self) -> bool:
@@ -114,6 +116,8 @@ class Checkpoint:
     @property
     def model_kwargs(self) -> dict:
         """The constructor options this file implies: side heads, class count, layout options."""
+        if "config" in self.metadata:
+            return json.loads(self.metadata["config"])  # our own file says exactly
         kwargs = dict(self.layout_kwargs, aux_logits=self.has_aux)
         fc = self.state_dict.get("head.fc.weight")
         if fc is None:
@@ -122,21 +126,39 @@ class Checkpoint:
             kwargs["num_classes"] = fc.shape[0] - 1 if self.background_class and fc.shape[0] == 1001 else fc.shape[0]
         return kwargs
 
-    def load_into(self, model: nn.Module) -> None:
-        """Load strictly: every key used, every shape equal; say clearly what does not fit."""
+    def load_into(self, model: nn.Module) -> list[str]:
+        """Load into ``model``: every key used and every shape equal, except where the model was
+        asked to differ, which is adapted and reported (returned, and warned):
+
+        - a classifier for another number of classes: the file's is left out, the new one is fresh;
+        - another number of input channels: the first conv is adapted (summed for one channel,
+          repeated and rescaled for more, as timm's ``adapt_input_conv``);
+        - side classifiers in the file but not the model are dropped; in the model but not the
+          file, they keep their fresh initialisation.
+
+        Anything else that does not fit raises a ``ValueError`` naming the file and the first key.
+        """
         state = dict(self.state_dict)
         expected = model.state_dict()
+        notes = list(self.notes)
         if self.background_class:
-            _drop_background_class(state, expected, self.notes)
+            _drop_background_class(state, expected, notes)
+        _adapt_input_conv(state, expected, notes)
+        fresh = _leave_out_mismatched_classifiers(state, expected, notes)
         for prefix, what in (("aux_heads.", "the side classifiers"), ("head.fc.", "the classifier")):
             dropped = [k for k in state if k.startswith(prefix)]
             if dropped and not any(k.startswith(prefix) for k in expected):
                 for k in dropped:
                     del state[k]
-                self.notes.append(f"dropped {what} ({len(dropped)} tensors): the model was built without")
+                notes.append(f"dropped {what} ({len(dropped)} tensors): the model was built without")
+        if not any(k.startswith("aux_heads.") for k in state):
+            aux = [k for k in expected if k.startswith("aux_heads.")]
+            if aux:
+                fresh += aux
+                notes.append("the file has no side classifiers: the model's are freshly initialised (train them)")
 
         where = f"{self.path} ({self.source})"
-        missing = [k for k in expected if k not in state]
+        missing = [k for k in expected if k not in state and k not in fresh]
         unexpected = [k for k in state if k not in expected]
         if missing or unexpected:
             parts = []
@@ -144,28 +166,49 @@ class Checkpoint:
                 parts.append(f"{len(missing)} missing, first {missing[0]!r}")
             if unexpected:
                 parts.append(f"{len(unexpected)} unexpected, first {unexpected[0]!r}")
-            hint = ""
-            if missing and all(k.startswith("aux_heads.") for k in missing):
-                hint = "; the file has no side classifiers: build the model with aux_logits=False"
-            raise ValueError(f"{where} does not fit {model.name}: {'; '.join(parts)}{hint}")
+            raise ValueError(f"{where} does not fit {model.name}: {'; '.join(parts)}")
         for key, tensor in state.items():
             if tensor.shape != expected[key].shape:
-                hint = ""
-                if key.endswith("fc.weight") or key.endswith("fc.bias"):
-                    hint = f"; the file has {tensor.shape[0]} classes, pass num_classes={tensor.shape[0]}"
-                elif (
-                    tensor.dim() == 4
-                    and tensor.shape[1] != expected[key].shape[1]
-                    and key.endswith("1a_3x3.conv.weight")
-                ):
-                    hint = f"; the file takes {tensor.shape[1]}-channel input"
                 raise ValueError(
                     f"{where} does not fit {model.name}: {key!r} has shape {tuple(tensor.shape)} in the file, "
-                    f"{tuple(expected[key].shape)} in the model{hint}"
+                    f"{tuple(expected[key].shape)} in the model"
                 )
-        model.load_state_dict(state, strict=True)
-        for note in self.notes:
+        model.load_state_dict(state, strict=False)
+        for note in notes:
             warnings.warn(f"{self.path}: {note}", stacklevel=3)
+        return notes
+
+
+def _is_classifier(key: str) -> bool:
+    return key.startswith(("head.fc.", "aux_heads.")) and ".fc." in key
+
+
+def _leave_out_mismatched_classifiers(state: dict, expected: dict, notes: list[str]) -> list[str]:
+    """Classifiers built for another number of classes keep their fresh weights."""
+    fresh = [k for k in state if _is_classifier(k) and k in expected and state[k].shape != expected[k].shape]
+    if fresh:
+        old, new = state[fresh[0]].shape[0], expected[fresh[0]].shape[0]
+        notes.append(f"new {new}-class classifier in place of the file's {old}-class one: train it")
+    for key in fresh:
+        del state[key]
+    return fresh
+
+
+def _adapt_input_conv(state: dict, expected: dict, notes: list[str]) -> None:
+    """A first conv for another number of input channels, made from the file's RGB one."""
+    first = next((k for k, v in expected.items() if v.dim() == 4), None)
+    if first is None or first not in state or state[first].shape == expected[first].shape:
+        return
+    weight, want = state[first], expected[first].shape[1]
+    if weight.shape[0] != expected[first].shape[0] or weight.shape[2:] != expected[first].shape[2:]:
+        return  # not an input-channel difference: the shape check reports it
+    if want == 1:
+        adapted = weight.sum(dim=1, keepdim=True)
+    else:
+        repeats = -(-want // weight.shape[1])
+        adapted = weight.repeat(1, repeats, 1, 1)[:, :want] * (weight.shape[1] / want)
+    state[first] = adapted.to(weight.dtype)
+    notes.append(f"adapted the first conv {first!r} from {weight.shape[1]} to {want} input channels")
 
 
 def _drop_background_class(state: dict, expected: dict, notes: list[str]) -> None:
@@ -180,7 +223,13 @@ def load_checkpoint(path: str | os.PathLike, model_name: str) -> Checkpoint:
     """Read ``path``, recognise its source and rename its keys for ``model_name``."""
     state = read_state_dict(path)
     if _is_native(state):
-        return Checkpoint(Path(path), NATIVE, state)
+        from ..weights import read_metadata
+
+        metadata = read_metadata(path)
+        saved_as = metadata.get("model")
+        if saved_as and saved_as != model_name:
+            raise ValueError(f"{path} holds {saved_as} weights: build it with create_model({saved_as!r}, ...)")
+        return Checkpoint(Path(path), NATIVE, state, metadata=metadata)
     layout = recognise(state)
     if layout is None:
         sample = ", ".join(list(state)[:3])

@@ -1,5 +1,5 @@
 """Data: the transforms a network's weights need."""
 
-from .transforms import Preprocessing, ReorderChannels, preprocessing_of, transforms_for
+from .transforms import Preprocessing, ReorderChannels, preprocessing_for, preprocessing_of, transforms_for
 
-__all__ = ["Preprocessing", "ReorderChannels", "preprocessing_of", "transforms_for"]
+__all__ = ["Preprocessing", "ReorderChannels", "preprocessing_for", "preprocessing_of", "transforms_for"]

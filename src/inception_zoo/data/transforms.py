@@ -16,7 +16,7 @@ import torch
 from torch import nn
 from torchvision.transforms import InterpolationMode, v2
 
-__all__ = ["Preprocessing", "ReorderChannels", "preprocessing_of", "transforms_for"]
+__all__ = ["Preprocessing", "ReorderChannels", "preprocessing_for", "preprocessing_of", "transforms_for"]
 
 _INTERPOLATION = {
     "bilinear": InterpolationMode.BILINEAR,
@@ -58,21 +58,24 @@ class ReorderChannels(nn.Module):
         return image.flip(-3)
 
 
+FIELDS = ("input_size", "crop_pct", "interpolation", "mean", "std", "channel_order", "input_range")
+
+
+def preprocessing_for(name: str, entry=None) -> Preprocessing:
+    """A network's preprocessing, with a weight entry's own values where it has them."""
+    from ..models import model_info
+
+    info = model_info(name)
+    values = {field: getattr(info, field) for field in FIELDS}
+    if entry is not None:
+        values |= {field: getattr(entry, field) for field in FIELDS if getattr(entry, field) is not None}
+    return Preprocessing(**values)
+
+
 def preprocessing_of(model_or_name: nn.Module | str) -> Preprocessing:
     """The preprocessing of a built model (its weights', if it has any) or of a registered name."""
     if isinstance(model_or_name, str):
-        from ..models import model_info
-
-        info = model_info(model_or_name)
-        return Preprocessing(
-            input_size=info.input_size,
-            crop_pct=info.crop_pct,
-            interpolation=info.interpolation,
-            mean=info.mean,
-            std=info.std,
-            channel_order=info.channel_order,
-            input_range=info.input_range,
-        )
+        return preprocessing_for(model_or_name)
     preprocessing = getattr(model_or_name, "preprocessing", None)
     if preprocessing is None:
         return preprocessing_of(model_or_name.name)

@@ -5,6 +5,8 @@ from __future__ import annotations
 import inspect
 import os
 
+from ..data.transforms import preprocessing_for
+from ..labels import label_names
 from ._base import InceptionNet
 from ._features import FeatureExtractor
 from ._registry import builder_for, model_class_of, model_info
@@ -16,8 +18,8 @@ def create_model(
     name: str,
     *,
     num_classes: int | None = None,
-    in_chans: int = 3,
-    weights: str | os.PathLike | None = None,
+    in_chans: int | None = None,
+    weights: str | os.PathLike | bool | None = None,
     aux_logits: bool | None = None,
     drop_rate: float | None = None,
     features_only: bool = False,
@@ -30,9 +32,14 @@ def create_model(
         name: a name from ``list_models()``.
         num_classes: outputs of the classifier (0: the pooled features). ``None``: the
             network's default (1000; 10 for the ``_cifar`` profiles), or, with ``weights``, the file's.
-        in_chans: input channels.
-        weights: a checkpoint file saved from torchvision, timm or Cadene's pretrainedmodels
-            (``.pth``/``.pt`` or ``.safetensors``); its source is recognised from its keys.
+        in_chans: input channels (``None``: 3, or the file's). With pretrained RGB weights, the
+            first conv is adapted.
+        weights: ``True`` for the network's default published weights, a weight tag from
+            ``model_info(name).weight_tags`` (e.g. ``"timm:inception_v3.tv_in1k"``; downloaded
+            once, hash-checked), or a checkpoint file: ours, or one saved from torchvision,
+            timm, Cadene's pretrainedmodels or facenet-pytorch (``.pth``/``.pt`` or
+            ``.safetensors``; the source is recognised from its keys). A different
+            ``num_classes`` keeps the backbone and starts a new classifier, with a warning.
         aux_logits: build the side classifiers. ``None``: the network's default, or, with
             ``weights``, whatever the checkpoint has. Options that a checkpoint implies (its
             class count, its side heads, facenet's embedding head) fill in what is not given.
@@ -50,34 +57,37 @@ def create_model(
     builder = builder_for(name)
     if num_classes is not None and num_classes < 0:
         raise ValueError(f"num_classes must be >= 0, got {num_classes}")
-    if in_chans < 1:
+    if in_chans is not None and in_chans < 1:
         raise ValueError(f"in_chans must be >= 1, got {in_chans}")
     if out_indices is not None and not features_only:
         raise ValueError("out_indices applies only with features_only=True")
 
-    checkpoint = None
+    given = dict(num_classes=num_classes, in_chans=in_chans, aux_logits=aux_logits, drop_rate=drop_rate)
+    kwargs = {k: v for k, v in given.items() if v is not None} | model_kwargs
+    checkpoint = entry = None
     if weights is not None:
         from ..convert import load_checkpoint
+        from ..weights import resolve_weights
 
-        checkpoint = load_checkpoint(weights, name)
-        implied = checkpoint.model_kwargs  # what the file needs; the caller's choices win
-        num_classes = implied.pop("num_classes", None) if num_classes is None else num_classes
-        aux_logits = implied.pop("aux_logits") if aux_logits is None else aux_logits
-        model_kwargs = {k: v for k, v in implied.items() if k not in ("num_classes", "aux_logits")} | model_kwargs
-    kwargs = dict(in_chans=in_chans, **model_kwargs)
-    if num_classes is not None:
-        kwargs["num_classes"] = num_classes
-    if aux_logits is not None:
-        kwargs["aux_logits"] = aux_logits
-    if drop_rate is not None:
-        kwargs["drop_rate"] = drop_rate
+        path, entry = resolve_weights(name, weights)
+        checkpoint = load_checkpoint(path, name)
+        kwargs = checkpoint.model_kwargs | kwargs  # what the file needs; the caller's choices win
     _check_kwargs(name, builder, kwargs)
 
     model = builder(**kwargs)
     model._registered_name = name
+    model.config = kwargs
     model.feature_info = list(model_info(name).feature_info)
+    model.preprocessing = preprocessing_for(name, entry)
+    model.labels = label_names(entry.labels if entry else "imagenet-1k", model.num_classes)
+    model.provenance = {"weights": entry.tag if entry else (str(weights) if weights is not None else None)}
     if checkpoint is not None:
+        model.provenance["source"] = checkpoint.source
         checkpoint.load_into(model)
+        if checkpoint.metadata:
+            from ..weights import restore_metadata
+
+            restore_metadata(model, checkpoint.metadata)
     if features_only:
         return FeatureExtractor(model, model.feature_info, out_indices)
     return model

@@ -60,6 +60,7 @@ class FeatureExtractor(nn.Module):
         self.in_chans, self.min_input_size = model.in_chans, model.min_input_size
         self._registered_name = model.name
         self._check_input = model.check_input
+        self.preprocessing = getattr(model, "preprocessing", None)
 
     @property
     def name(self) -> str:

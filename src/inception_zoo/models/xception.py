@@ -116,8 +116,8 @@ class Xception(InceptionNet):
         weights=(
             WeightEntry(
                 tag="timm:legacy_xception.tf_in1k",
-                url="https://huggingface.co/timm/legacy_xception.tf_in1k/resolve/main/model.safetensors",
-                file_name="timm--legacy_xception.tf_in1k.safetensors",
+                # timm re-hosts Cadene's file (same name, so one cache file serves both entries).
+                url="https://github.com/rwightman/pytorch-image-models/releases/download/v0.1-cadene/xception-43020ad28.pth",
                 top1=79.058,
                 top5=94.396,
                 metrics_source="timm results-imagenet.csv",
