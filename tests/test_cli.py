@@ -58,3 +58,12 @@ def test_errors_are_one_clear_line(args, message):
     result = run(*args)
     assert result.returncode == 2
     assert message in result.stderr and "Traceback" not in result.stderr
+
+
+def test_weights_lists_every_entry(capsys):
+    assert main(["weights", "inception_v3", "--markdown"]) == 0
+    out = capsys.readouterr().out
+    assert "timm:inception_v3.tf_in1k (default)" in out and "torchvision:IMAGENET1K_V1" in out and "77.29" in out
+    assert main(["weights", "--json"]) == 0
+    entries = json.loads(capsys.readouterr().out)
+    assert {e["model"] for e in entries} >= {"googlenet", "inception_resnet_v1"}

@@ -64,6 +64,24 @@ def cmd_info(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_weights(args: argparse.Namespace) -> int:
+    from .models import list_models
+
+    rows = []
+    for name in list_models(args.pattern):
+        for i, entry in enumerate(model_info(name).weights):
+            top = f"{entry.top1:.2f} / {entry.top5:.2f}" if entry.top1 is not None else "-"
+            rows.append([name, entry.tag + (" (default)" if i == 0 else ""), top, entry.metrics_source or "-"])
+    if args.json:
+        from dataclasses import asdict
+
+        entries = [dict(asdict(e), model=n) for n in list_models(args.pattern) for e in model_info(n).weights]
+        print(json.dumps(entries, indent=2))
+        return 0
+    print(_format_table(["name", "weights", "top-1 / top-5", "published by"], rows, args.markdown))
+    return 0
+
+
 def cmd_convert(args: argparse.Namespace) -> int:
     from .convert import read_state_dict, recognise
     from .models import create_model
@@ -98,6 +116,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--image-size", type=int, help="input size for the shapes (default: the network's)")
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.set_defaults(run=cmd_info)
+
+    p = sub.add_parser("weights", help="the published weights each network loads, with their accuracy")
+    p.add_argument("pattern", nargs="?", help="a glob such as 'inception_v*'")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.add_argument("--markdown", action="store_true", help="a Markdown table")
+    p.set_defaults(run=cmd_weights)
 
     p = sub.add_parser("convert", help="any supported checkpoint (file or weight tag) -> our safetensors format")
     p.add_argument("source", help="a checkpoint file, or a weight tag with --model")
