@@ -12,18 +12,6 @@ from __future__ import annotations
 from torch import nn
 
 from ..layers import Branches
-from . import (  # noqa: F401  (registers the networks profiled here, whatever the import order)
-    bn_inception,
-    googlenet,
-    inception_next,
-    inception_resnet_v1,
-    inception_resnet_v2,
-    inception_v2,
-    inception_v3,
-    inception_v4,
-    xception,
-    xception_aligned,
-)
 from ._base import InceptionNet
 from ._registry import ModelCard, builder_for, model_class_of, register_model, registered_card
 
