@@ -9,6 +9,7 @@
 from .data import transforms_for
 from .losses import inception_loss
 from .models import InceptionNet, ModelInfo, TrainOutput, create_model, list_models, model_info
+from .optimize import optimize_for_inference
 from .weights import load_model, save_weights
 
 __all__ = [
@@ -20,6 +21,7 @@ __all__ = [
     "list_models",
     "load_model",
     "model_info",
+    "optimize_for_inference",
     "save_weights",
     "transforms_for",
 ]
