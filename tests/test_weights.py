@@ -191,6 +191,7 @@ def test_unknown_tag_lists_the_known_ones():
         ("inception_v3", {}),
         ("googlenet", dict(num_classes=10, in_chans=1)),
         ("inception_resnet_v1", dict(embedding=True)),
+        ("xception", dict(num_classes=0)),  # a backbone: no classifier keys at all
     ],
 )
 def test_save_and_load_round_trip(tmp_path, name, kwargs):

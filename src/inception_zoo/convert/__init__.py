@@ -94,7 +94,8 @@ def recognise(state: dict[str, torch.Tensor]) -> Layout | None:
 
 
 def _is_native(state: dict[str, torch.Tensor]) -> bool:
-    return any(k.startswith("features.") for k in state) and any(k.startswith("head.") for k in state)
+    """Our own keys (checked after the foreign layouts, some of which also use ``features.``)."""
+    return all(k.startswith(("features.", "head.", "aux_heads.")) for k in state)
 
 
 @dataclass
@@ -222,7 +223,8 @@ def _drop_background_class(state: dict, expected: dict, notes: list[str]) -> Non
 def load_checkpoint(path: str | os.PathLike, model_name: str) -> Checkpoint:
     """Read ``path``, recognise its source and rename its keys for ``model_name``."""
     state = read_state_dict(path)
-    if _is_native(state):
+    layout = recognise(state)
+    if layout is None and _is_native(state):
         from ..weights import read_metadata
 
         metadata = read_metadata(path)
@@ -230,7 +232,6 @@ def load_checkpoint(path: str | os.PathLike, model_name: str) -> Checkpoint:
         if saved_as and saved_as != model_name:
             raise ValueError(f"{path} holds {saved_as} weights: build it with create_model({saved_as!r}, ...)")
         return Checkpoint(Path(path), NATIVE, state, metadata=metadata)
-    layout = recognise(state)
     if layout is None:
         sample = ", ".join(list(state)[:3])
         known = "; ".join(sorted({layout.source for layout in LAYOUTS}))

@@ -1,0 +1,137 @@
+"""Inference speed, side by side with timm and torchvision, on this machine, in one process.
+
+Usage: python benchmarks/inference.py [--models NAME ...] [--batch-sizes 1 8] [--rounds 7] [--markdown]
+
+For each network both libraries have, the reference gets random weights and BatchNorm statistics,
+ours is loaded from its state dict (the same weights), and outputs are checked to agree before
+anything is timed. Then rounds alternate between the variants (reference NCHW, reference
+channels_last, ours after ``optimize_for_inference``), so that drift in the machine's speed hits
+all of them alike. Reported: median images/s, and the ratio ours / reference per round as
+median (min-max).
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import statistics
+import sys
+import time
+import warnings
+from pathlib import Path
+
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+import inception_zoo  # noqa: E402
+from conftest import max_relative_error, randomize_batchnorm  # noqa: E402
+
+REFERENCES = {
+    "googlenet": ("torchvision", lambda tv, timm: tv.models.googlenet(init_weights=True, aux_logits=False)),
+    "inception_v3": ("timm", lambda tv, timm: timm.create_model("inception_v3")),
+    "inception_v4": ("timm", lambda tv, timm: timm.create_model("inception_v4")),
+    "inception_resnet_v2": ("timm", lambda tv, timm: timm.create_model("inception_resnet_v2")),
+    "xception": ("timm", lambda tv, timm: timm.create_model("legacy_xception")),
+    "inception_next_tiny": ("timm", lambda tv, timm: timm.create_model("inception_next_tiny")),
+}
+
+
+def pair(name: str) -> tuple[str, torch.nn.Module, torch.nn.Module]:
+    import timm
+    import torchvision
+
+    source, make = REFERENCES[name]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        reference = randomize_batchnorm(make(torchvision, timm))
+        buffer = io.BytesIO()
+        torch.save(reference.state_dict(), buffer)
+        path = Path("/tmp") / f"inception-zoo-bench-{name}.pth"
+        path.write_bytes(buffer.getvalue())
+        ours = inception_zoo.create_model(name, weights=path).eval()
+        path.unlink()
+    return source, reference, ours
+
+
+def bench(name: str, batch_size: int, rounds: int) -> dict:
+    source, reference, ours = pair(name)
+    size = inception_zoo.model_info(name).input_size[-1]
+    x = torch.randn(batch_size, 3, size, size)
+    x_cl = x.contiguous(memory_format=torch.channels_last)
+    reference_cl = randomize_batchnorm(REFERENCES[name][1](*_libs())).eval()
+    reference_cl.load_state_dict(reference.state_dict())
+    reference_cl = reference_cl.to(memory_format=torch.channels_last)
+    fast = inception_zoo.optimize_for_inference(ours)
+    variants = {
+        f"{source}": lambda: reference(x),
+        f"{source} channels_last": lambda: reference_cl(x_cl),
+        "ours optimised": lambda: fast(x),
+    }
+    with torch.inference_mode():
+        expected = reference(x)
+        for label, run in variants.items():
+            error = max_relative_error(run(), expected)
+            if error > 1e-4:
+                raise RuntimeError(f"{name}: {label} disagrees with the reference (max relative error {error:.1e})")
+        times: dict[str, list[float]] = {label: [] for label in variants}
+        for _ in range(rounds):
+            for label, run in variants.items():
+                start = time.perf_counter()
+                run()
+                times[label].append(time.perf_counter() - start)
+    ours_t = times["ours optimised"]
+    row = {"model": name, "batch": batch_size, "reference": source}
+    for label, ts in times.items():
+        row[label] = batch_size / statistics.median(ts)
+        if label != "ours optimised":
+            ratios = [t_ref / t_ours for t_ref, t_ours in zip(ts, ours_t, strict=True)]
+            row[f"vs {label}"] = (statistics.median(ratios), min(ratios), max(ratios))
+    return row
+
+
+def _libs():
+    import timm
+    import torchvision
+
+    return torchvision, timm
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--models", nargs="+", default=list(REFERENCES), choices=list(REFERENCES))
+    parser.add_argument("--batch-sizes", nargs="+", type=int, default=[8, 1])
+    parser.add_argument("--rounds", type=int, default=7)
+    parser.add_argument("--markdown", action="store_true")
+    args = parser.parse_args()
+    torch.manual_seed(0)
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, rounds {args.rounds}", file=sys.stderr)
+    rows = [bench(name, b, args.rounds) for name in args.models for b in args.batch_sizes]
+    header = [
+        "network",
+        "batch",
+        "ref. img/s",
+        "ref. channels_last img/s",
+        "ours img/s",
+        "ours / ref.",
+        "ours / ref. CL",
+    ]
+    if args.markdown:
+        print("| " + " | ".join(header) + " |")
+        print("|" + "---|" * len(header))
+    for row in rows:
+        ref = row["reference"]
+        vs, vs_cl = row[f"vs {ref}"], row[f"vs {ref} channels_last"]
+        cells = [
+            f"{row['model']} ({ref})",
+            str(row["batch"]),
+            f"{row[ref]:.1f}",
+            f"{row[ref + ' channels_last']:.1f}",
+            f"{row['ours optimised']:.1f}",
+            f"{vs[0]:.2f}x ({vs[1]:.2f}-{vs[2]:.2f})",
+            f"{vs_cl[0]:.2f}x ({vs_cl[1]:.2f}-{vs_cl[2]:.2f})",
+        ]
+        print("| " + " | ".join(cells) + " |" if args.markdown else "  ".join(cells), flush=True)
+
+
+if __name__ == "__main__":
+    main()
