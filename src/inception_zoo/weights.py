@@ -109,5 +109,7 @@ def restore_metadata(model: nn.Module, metadata: dict[str, str]) -> None:
     model.preprocessing = Preprocessing(
         **{k: tuple(v) if isinstance(v, list) else v for k, v in json.loads(metadata["preprocessing"]).items()}
     )
-    model.labels = json.loads(metadata["labels"])
+    labels = json.loads(metadata["labels"])
+    if labels is not None and len(labels) == getattr(model, "num_classes", None):  # not after a new head
+        model.labels = labels
     model.provenance = json.loads(metadata["provenance"])
