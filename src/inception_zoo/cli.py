@@ -82,6 +82,33 @@ def cmd_weights(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_predict(args: argparse.Namespace) -> int:
+    from dataclasses import asdict
+
+    from .models import create_model
+    from .predict import predict
+    from .weights import load_model
+
+    if args.model:
+        model = create_model(args.model, weights=args.weights if args.weights else True)
+    elif args.weights:
+        model = load_model(args.weights)
+    else:
+        raise ValueError("pass --model NAME (with its default weights, or --weights), or --weights FILE of ours")
+    results = predict(model, args.images, topk=args.topk, batch_size=args.batch_size)
+    if not results:
+        raise ValueError(f"no images found in {', '.join(args.images)}")
+    if args.json:
+        print(json.dumps({"model": model.name, "predictions": [asdict(r) for r in results]}, indent=2))
+    for result in results if not args.json else []:
+        if result.error:
+            print(f"{result.path}: {result.error}")
+        else:
+            best = ", ".join(f"{p['label']} ({p['score']:.3f})" for p in result.top)
+            print(f"{result.path}: {best}")
+    return 1 if any(r.error for r in results) else 0
+
+
 def cmd_convert(args: argparse.Namespace) -> int:
     from .convert import read_state_dict, recognise
     from .models import create_model
@@ -122,6 +149,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.add_argument("--markdown", action="store_true", help="a Markdown table")
     p.set_defaults(run=cmd_weights)
+
+    p = sub.add_parser("predict", help="top-k classes of images or folders of images")
+    p.add_argument("images", nargs="+", help="image files or folders")
+    p.add_argument("--model", help="a network; with no --weights, its default published weights")
+    p.add_argument("--weights", help="a weight tag or checkpoint file (alone: one of our .safetensors files)")
+    p.add_argument("--topk", type=int, default=5)
+    p.add_argument("--batch-size", type=int, default=8)
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.set_defaults(run=cmd_predict)
 
     p = sub.add_parser("convert", help="any supported checkpoint (file or weight tag) -> our safetensors format")
     p.add_argument("source", help="a checkpoint file, or a weight tag with --model")
