@@ -13,6 +13,7 @@ median (min-max).
 from __future__ import annotations
 
 import argparse
+import copy
 import io
 import statistics
 import sys
@@ -58,9 +59,7 @@ def bench(name: str, batch_size: int, rounds: int) -> dict:
     size = inception_zoo.model_info(name).input_size[-1]
     x = torch.randn(batch_size, 3, size, size)
     x_cl = x.contiguous(memory_format=torch.channels_last)
-    reference_cl = randomize_batchnorm(REFERENCES[name][1](*_libs())).eval()
-    reference_cl.load_state_dict(reference.state_dict())
-    reference_cl = reference_cl.to(memory_format=torch.channels_last)
+    reference_cl = copy.deepcopy(reference).to(memory_format=torch.channels_last)
     fast = inception_zoo.optimize_for_inference(ours)
     variants = {
         f"{source}": lambda: reference(x),
@@ -87,13 +86,6 @@ def bench(name: str, batch_size: int, rounds: int) -> dict:
             ratios = [t_ref / t_ours for t_ref, t_ours in zip(ts, ours_t, strict=True)]
             row[f"vs {label}"] = (statistics.median(ratios), min(ratios), max(ratios))
     return row
-
-
-def _libs():
-    import timm
-    import torchvision
-
-    return torchvision, timm
 
 
 def main() -> None:

@@ -100,12 +100,10 @@ def cmd_predict(args: argparse.Namespace) -> int:
         raise ValueError(f"no images found in {', '.join(args.images)}")
     if args.json:
         print(json.dumps({"model": model.name, "predictions": [asdict(r) for r in results]}, indent=2))
-    for result in results if not args.json else []:
-        if result.error:
-            print(f"{result.path}: {result.error}")
-        else:
+    else:
+        for result in results:
             best = ", ".join(f"{p['label']} ({p['score']:.3f})" for p in result.top)
-            print(f"{result.path}: {best}")
+            print(f"{result.path}: {result.error or best}")
     return 1 if any(r.error for r in results) else 0
 
 

@@ -9,6 +9,7 @@ the same weights (tested).
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass
 
@@ -58,17 +59,15 @@ class ReorderChannels(nn.Module):
         return image.flip(-3)
 
 
-FIELDS = ("input_size", "crop_pct", "interpolation", "mean", "std", "channel_order", "input_range")
-
-
 def preprocessing_for(name: str, entry=None) -> Preprocessing:
     """A network's preprocessing, with a weight entry's own values where it has them."""
     from ..models import model_info
 
     info = model_info(name)
-    values = {field: getattr(info, field) for field in FIELDS}
+    fields = [f.name for f in dataclasses.fields(Preprocessing)]
+    values = {field: getattr(info, field) for field in fields}
     if entry is not None:
-        values |= {field: getattr(entry, field) for field in FIELDS if getattr(entry, field) is not None}
+        values |= {field: getattr(entry, field) for field in fields if getattr(entry, field) is not None}
     return Preprocessing(**values)
 
 

@@ -16,7 +16,13 @@ from torch import nn
 
 from ..layers import ClassifierHead
 
-__all__ = ["InceptionNet", "TrainOutput"]
+__all__ = ["InceptionNet", "TrainOutput", "refuse_side_classifier"]
+
+
+def refuse_side_classifier(name: str, aux_logits: bool) -> None:
+    """Networks drawn without side classifiers take ``aux_logits=False`` only."""
+    if aux_logits:
+        raise ValueError(f"{name} has no side classifier (its paper draws none); use aux_logits=False")
 
 
 class TrainOutput(NamedTuple):

@@ -17,7 +17,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..layers import Branches, ConvFactory, ConvNormAct
-from ._base import InceptionNet
+from ._base import InceptionNet, refuse_side_classifier
 from ._registry import ModelCard, Paper, WeightEntry, register_model
 
 BATCH_NORM_PAPER = Paper(
@@ -91,8 +91,7 @@ class Inception(Branches):
 
 class BNInception(InceptionNet):
     def __init__(self, *, num_classes: int = 1000, in_chans: int = 3, drop_rate: float = 0.0, aux_logits=False):
-        if aux_logits:
-            raise ValueError("bn_inception has no side classifier; use aux_logits=False")
+        refuse_side_classifier("bn_inception", aux_logits)
         # NOTE: Caffe's convs keep their biases in front of BatchNorm (eps 1e-5); the
         # checkpoint has them, so we do too. Its average pools count the padding (Caffe's).
         conv: ConvFactory = partial(ConvNormAct, norm_eps=1e-5, bias=True)

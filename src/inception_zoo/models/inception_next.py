@@ -13,7 +13,7 @@ from torch import nn
 from torchvision.ops import StochasticDepth
 
 from ..layers import LayerScale, MlpClassifierHead, Residual, SplitBranches
-from ._base import InceptionNet
+from ._base import InceptionNet, refuse_side_classifier
 from ._registry import IMAGENET_MEAN, IMAGENET_STD, ModelCard, Paper, WeightEntry, register_model
 
 INCEPTION_NEXT_PAPER = Paper("InceptionNeXt: When Inception Meets ConvNeXt", "2303.16900")
@@ -76,8 +76,7 @@ class InceptionNeXt(InceptionNet):
         drop_path_rate: float = 0.0,
         aux_logits: bool = False,
     ):
-        if aux_logits:
-            raise ValueError("InceptionNeXt has no side classifier; use aux_logits=False")
+        refuse_side_classifier("InceptionNeXt", aux_logits)
         features = OrderedDict(stem=nn.Sequential(nn.Conv2d(in_chans, dims[0], 4, stride=4), nn.BatchNorm2d(dims[0])))
         # Stochastic depth grows linearly with depth, per stage (as in the official code).
         total, done = sum(depths), 0

@@ -14,7 +14,7 @@ from functools import partial
 from torch import nn
 
 from ..layers import Branches, ConvFactory, ConvNormAct, EmbeddingHead, InceptionResidual
-from ._base import InceptionNet
+from ._base import InceptionNet, refuse_side_classifier
 from ._registry import INCEPTION_MEAN, INCEPTION_STD, ModelCard, WeightEntry, register_model
 from .inception_v4 import INCEPTION_V4_PAPER
 
@@ -101,8 +101,7 @@ class InceptionResNetV1(InceptionNet):
         """``final_linear_block``: a sixth Inception-ResNet-C block with scale 1.0 and no ReLU, as
         TF-slim and FaceNet add. ``embedding``: FaceNet's 512-d embedding head instead of the
         classifier (``num_classes=0`` then returns L2-normalised embeddings)."""
-        if aux_logits:
-            raise ValueError("inception_resnet_v1 has no side classifier (the paper draws none); use aux_logits=False")
+        refuse_side_classifier("inception_resnet_v1", aux_logits)
         conv: ConvFactory = partial(ConvNormAct, norm_eps=1e-3)
         features = OrderedDict(
             Conv2d_1a_3x3=conv(in_chans, 32, 3, stride=2),

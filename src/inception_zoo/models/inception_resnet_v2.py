@@ -15,7 +15,7 @@ from functools import partial
 from torch import nn
 
 from ..layers import Branches, ConvFactory, ConvNormAct, InceptionResidual, avg_pool_3x3
-from ._base import InceptionNet
+from ._base import InceptionNet, refuse_side_classifier
 from ._registry import INCEPTION_MEAN, INCEPTION_STD, ModelCard, WeightEntry, register_model
 from .inception_v4 import INCEPTION_V4_PAPER
 
@@ -102,8 +102,7 @@ class Block8(InceptionResidual):
 
 class InceptionResNetV2(InceptionNet):
     def __init__(self, *, num_classes: int = 1000, in_chans: int = 3, drop_rate: float = 0.2, aux_logits=False):
-        if aux_logits:
-            raise ValueError("inception_resnet_v2 has no side classifier (the paper draws none); use aux_logits=False")
+        refuse_side_classifier("inception_resnet_v2", aux_logits)
         conv: ConvFactory = partial(ConvNormAct, norm_eps=1e-3)
         features = OrderedDict(
             Conv2d_1a_3x3=conv(in_chans, 32, 3, stride=2),

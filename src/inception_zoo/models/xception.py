@@ -14,7 +14,7 @@ from functools import partial
 from torch import nn
 
 from ..layers import ConvFactory, ConvNormAct, Residual, SeparableConv2d
-from ._base import InceptionNet
+from ._base import InceptionNet, refuse_side_classifier
 from ._registry import INCEPTION_MEAN, INCEPTION_STD, ModelCard, Paper, WeightEntry, register_model
 
 XCEPTION_PAPER = Paper("Xception: Deep Learning with Depthwise Separable Convolutions", "1610.02357")
@@ -72,8 +72,7 @@ class Xception(InceptionNet):
         aux_logits: bool = False,
         norm_eps: float = 1e-5,
     ):
-        if aux_logits:
-            raise ValueError("xception has no side classifier (its paper uses none); use aux_logits=False")
+        refuse_side_classifier("xception", aux_logits)
         # NOTE: Keras trained these weights with BatchNorm eps 1e-3; the PyTorch ports (and so
         # their logits) use 1e-5. norm_eps=1e-3 gives Keras's arithmetic.
         conv: ConvFactory = partial(ConvNormAct, norm_eps=norm_eps)

@@ -15,7 +15,7 @@ from functools import partial
 from torch import nn
 
 from ..layers import ConvFactory, ConvNormAct, Residual
-from ._base import InceptionNet
+from ._base import InceptionNet, refuse_side_classifier
 from ._registry import INCEPTION_MEAN, INCEPTION_STD, ModelCard, Paper, WeightEntry, register_model
 
 DEEPLAB_V3_PLUS = Paper(
@@ -84,8 +84,7 @@ class XceptionAligned(InceptionNet):
         aux_logits: bool = False,
     ):
         """``entry``: (width, stride) of each entry-flow module; ``middle_blocks``: how many 728-wide modules."""
-        if aux_logits:
-            raise ValueError("the aligned Xceptions have no side classifier; use aux_logits=False")
+        refuse_side_classifier("the aligned Xception", aux_logits)
         conv: ConvFactory = partial(ConvNormAct, norm_eps=1e-3)
         features = OrderedDict(
             stem1=conv(in_chans, 32, 3, 2, padding=1),
