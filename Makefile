@@ -20,8 +20,7 @@ test: install lint
 	$(PY) -m pytest -q
 
 demo: install
-	$(VENV)/bin/inception-zoo list
-	$(VENV)/bin/inception-zoo info inception_v3
+	$(PY) -m inception_zoo.demo
 
 lint: install
 	$(VENV)/bin/ruff check src tests benchmarks

@@ -82,19 +82,29 @@ def cmd_weights(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_predict(args: argparse.Namespace) -> int:
-    from dataclasses import asdict
-
+def _model_from(args: argparse.Namespace):
+    """``--model NAME [--weights W]`` (default: the network's published weights) or ``--weights FILE`` of ours."""
     from .models import create_model
-    from .predict import predict
     from .weights import load_model
 
     if args.model:
-        model = create_model(args.model, weights=args.weights if args.weights else True)
-    elif args.weights:
-        model = load_model(args.weights)
-    else:
-        raise ValueError("pass --model NAME (with its default weights, or --weights), or --weights FILE of ours")
+        return create_model(args.model, weights=args.weights if args.weights else True)
+    if args.weights:
+        return load_model(args.weights)
+    raise ValueError("pass --model NAME (with its default weights, or --weights), or --weights FILE of ours")
+
+
+def _add_model_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--model", help="a network; with no --weights, its default published weights")
+    p.add_argument("--weights", help="a weight tag or checkpoint file (alone: one of our .safetensors files)")
+
+
+def cmd_predict(args: argparse.Namespace) -> int:
+    from dataclasses import asdict
+
+    from .predict import predict
+
+    model = _model_from(args)
     results = predict(model, args.images, topk=args.topk, batch_size=args.batch_size)
     if not results:
         raise ValueError(f"no images found in {', '.join(args.images)}")
@@ -125,6 +135,73 @@ def cmd_convert(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_train(args: argparse.Namespace) -> int:
+    import logging
+
+    from .train import Interrupted, TrainConfig, TrainingDiverged, train
+
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    if not args.resume and not args.model:
+        raise ValueError("pass --model NAME (or --resume DIR/last.pt to continue a run)")
+    given = {k: v for k, v in vars(args).items() if k in TrainConfig.__dataclass_fields__ and v is not None}
+    try:
+        result = train(TrainConfig(**given))
+    except TrainingDiverged as e:
+        print(f"inception-zoo: training stopped: {e}", file=sys.stderr)
+        return 1
+    except Interrupted as e:
+        print(f"inception-zoo: {e}", file=sys.stderr)
+        return 130
+    if result.unreadable:
+        print(f"skipped {len(result.unreadable)} unreadable images (named in {result.output / 'train.log'})")
+    print(f"best val top-1 {result.best_top1:.2f}% after {result.epochs} epochs; weights: {result.output}")
+    return 0
+
+
+def cmd_eval(args: argparse.Namespace) -> int:
+    from dataclasses import asdict
+    from pathlib import Path
+
+    from .evaluate import evaluate
+    from .plots import plot_confusion
+    from .weights import load_model
+
+    model = load_model(args.weights)
+    data = args.data
+    if args.dataset:
+        from .data.datasets import load_datasets
+
+        _, data, _ = load_datasets(dataset=args.dataset, image_size=model.preprocessing.input_size[-1])
+    result = evaluate(model, data, crops=args.crops, batch_size=args.batch_size, workers=args.workers)
+    labels = getattr(model, "labels", None) or [str(i) for i in range(len(result.per_class))]
+    confusion = Path(args.confusion or Path(args.weights).with_suffix("").as_posix() + "-confusion.png")
+    plot_confusion(result.confusion, labels, confusion, title=f"{model.name}, {args.crops} crop(s)")
+    if args.json:
+        print(json.dumps({"model": model.name, "crops": args.crops, **asdict(result), "confusion_png": str(confusion)}))
+        return 0
+    print(f"{model.name} on {result.count} images, {args.crops} crop(s) each:")
+    print(f"  top-1 {result.top1:.2f}%  top-5 {result.top5:.2f}%  loss {result.loss:.4f}")
+    rows = [[labels[c], f"{acc:.2f}" if acc is not None else "-"] for c, acc in enumerate(result.per_class)]
+    print(_format_table(["class", "top-1 (%)"], rows, False))
+    if result.unreadable:
+        print(f"skipped {len(result.unreadable)} unreadable images: {', '.join(result.unreadable)}")
+    print(f"confusion matrix: {confusion}")
+    return 0
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from .export import FORMATS, export
+
+    model = _model_from(args)
+    output = args.output or f"{model.name}{FORMATS[args.format]}"
+    report = export(model, output, format=args.format, dynamic_spatial=not args.static_size)
+    worst = max(check["max_relative_error"] for check in report.checks)
+    shapes = ", ".join("x".join(map(str, c["input_shape"])) for c in report.checks)
+    print(f"{report.path}: {args.format}, dynamic {', '.join(report.dynamic_axes)}; checked against the eager model")
+    print(f"  at {shapes}: max relative error {worst:.1e}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="inception-zoo", description="The whole Inception family.")
     parser.add_argument("--version", action="version", version=f"inception-zoo {__version__}")
@@ -150,8 +227,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("predict", help="top-k classes of images or folders of images")
     p.add_argument("images", nargs="+", help="image files or folders")
-    p.add_argument("--model", help="a network; with no --weights, its default published weights")
-    p.add_argument("--weights", help="a weight tag or checkpoint file (alone: one of our .safetensors files)")
+    _add_model_options(p)
     p.add_argument("--topk", type=int, default=5)
     p.add_argument("--batch-size", type=int, default=8)
     p.add_argument("--json", action="store_true", help="machine-readable output")
@@ -162,6 +238,53 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("destination", help="the .safetensors file to write")
     p.add_argument("--model", help="the network (needed when the file's source fits several)")
     p.set_defaults(run=cmd_convert)
+
+    p = sub.add_parser("export", help="ONNX or torch.export, verified against the eager model")
+    _add_model_options(p)
+    p.add_argument("--format", choices=["onnx", "torch-export"], default="onnx")
+    p.add_argument("--output", help="the file to write (default: <model>.onnx or <model>.pt2)")
+    p.add_argument("--static-size", action="store_true", help="fix height and width (the batch stays dynamic)")
+    p.set_defaults(run=cmd_export)
+
+    from .train import RECIPES
+
+    p = sub.add_parser("train", help="train a network (under torchrun: on many processes with DDP)")
+    p.add_argument("--model", help="a network from 'inception-zoo list'")
+    data = p.add_mutually_exclusive_group()
+    data.add_argument("--data", help="a folder with train/<class>/<image> and val/<class>/<image>")
+    data.add_argument("--dataset", choices=["cifar10", "cifar100", "digits"], help="a named data set")
+    p.add_argument("--output", help="the run's folder (default: runs/<model>)")
+    p.add_argument("--epochs", type=int)
+    p.add_argument("--batch-size", type=int, help="per process (default 32)")
+    p.add_argument("--lr", type=float, help="base learning rate (default: the recipe's)")
+    p.add_argument("--recipe", choices=sorted(RECIPES), help="a paper's recipe (default: 'default')")
+    p.add_argument("--img-size", type=int, help="training and validation size (default: the network's)")
+    p.add_argument("--augment", choices=["inception", "cifar", "none"], help="default: by data set")
+    p.add_argument("--workers", type=int, help="data loading processes (default 0)")
+    p.add_argument("--seed", type=int)
+    p.add_argument("--weights", help="start from these weights (a tag or a file)")
+    p.add_argument("--aux-logits", action=argparse.BooleanOptionalAction, help="train the side classifiers")
+    p.add_argument("--aux-weight", type=float, help="side-classifier loss weight (default: the recipe's)")
+    p.add_argument("--label-smoothing", type=float)
+    p.add_argument("--ema-decay", type=float, help="average the weights (0: off; default: the recipe's)")
+    p.add_argument("--amp", nargs="?", const="bf16", choices=["bf16", "fp16"], help="mixed precision")
+    p.add_argument("--channels-last", action="store_true", default=None)
+    p.add_argument("--compile", action="store_true", default=None, help="torch.compile the model")
+    p.add_argument("--device", help="e.g. cpu or cuda:0 (default: this process's GPU, else the CPU)")
+    p.add_argument("--resume", help="a last.pt to continue from (the run's options come from it)")
+    p.set_defaults(run=cmd_train)
+
+    p = sub.add_parser("eval", help="top-1/top-5, loss, per-class accuracy and a confusion matrix")
+    p.add_argument("--weights", required=True, help="one of our .safetensors files (e.g. a run's model.safetensors)")
+    data = p.add_mutually_exclusive_group(required=True)
+    data.add_argument("--data", help="a folder of class folders (or one with val/ inside)")
+    data.add_argument("--dataset", choices=["cifar10", "cifar100", "digits"], help="a named data set's val split")
+    p.add_argument("--crops", type=int, default=1, choices=[1, 10, 12, 144], help="the papers' multi-crop protocols")
+    p.add_argument("--batch-size", type=int, default=32)
+    p.add_argument("--workers", type=int, default=0)
+    p.add_argument("--confusion", help="where to write the confusion-matrix PNG (default: beside the weights)")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.set_defaults(run=cmd_eval)
     return parser
 
 

@@ -17,7 +17,15 @@ import torch
 from torch import nn
 from torchvision.transforms import InterpolationMode, v2
 
-__all__ = ["Preprocessing", "ReorderChannels", "preprocessing_for", "preprocessing_of", "transforms_for"]
+__all__ = [
+    "AUGMENTATIONS",
+    "Preprocessing",
+    "ReorderChannels",
+    "preprocessing_for",
+    "preprocessing_of",
+    "to_normalized_tensor",
+    "transforms_for",
+]
 
 _INTERPOLATION = {
     "bilinear": InterpolationMode.BILINEAR,
@@ -71,8 +79,10 @@ def preprocessing_for(name: str, entry=None) -> Preprocessing:
     return Preprocessing(**values)
 
 
-def preprocessing_of(model_or_name: nn.Module | str) -> Preprocessing:
+def preprocessing_of(model_or_name: nn.Module | str | Preprocessing) -> Preprocessing:
     """The preprocessing of a built model (its weights', if it has any) or of a registered name."""
+    if isinstance(model_or_name, Preprocessing):
+        return model_or_name
     if isinstance(model_or_name, str):
         return preprocessing_for(model_or_name)
     preprocessing = getattr(model_or_name, "preprocessing", None)
@@ -81,11 +91,18 @@ def preprocessing_of(model_or_name: nn.Module | str) -> Preprocessing:
     return preprocessing
 
 
-def transforms_for(model_or_name: nn.Module | str, *, train: bool = False) -> v2.Compose:
+AUGMENTATIONS = ("inception", "cifar", "none")
+
+
+def transforms_for(
+    model_or_name: nn.Module | str | Preprocessing, *, train: bool = False, augment: str = "inception"
+) -> v2.Compose:
     """The torchvision transforms for a model's weights; takes PIL images or uint8 tensors.
 
-    ``train=True`` gives Inception-style augmentation instead of the center crop: a random
-    crop of 8%-100% of the area with aspect ratio 3/4-4/3, a horizontal flip, colour jitter.
+    ``train=True`` gives augmentation instead of the center crop. ``augment="inception"``: a
+    random crop of 8%-100% of the area with aspect ratio 3/4-4/3, a horizontal flip, colour
+    jitter (GoogLeNet's and the Inception papers'); ``"cifar"``: a random crop of the image
+    padded by an eighth, and a flip (the usual small-image recipe); ``"none"``: the eval pipeline.
 
     Example:
         >>> model = inception_zoo.create_model("inception_v3")
@@ -94,22 +111,32 @@ def transforms_for(model_or_name: nn.Module | str, *, train: bool = False) -> v2
     pre = preprocessing_of(model_or_name)
     size = pre.input_size[-1]
     interpolation = _INTERPOLATION[pre.interpolation]
-    if train:
+    if augment not in AUGMENTATIONS:
+        raise ValueError(f"augment must be one of {', '.join(AUGMENTATIONS)}, got {augment!r}")
+    if train and augment == "inception":
         geometry = [
             v2.RandomResizedCrop(size, scale=(0.08, 1.0), ratio=(3 / 4, 4 / 3), interpolation=interpolation),
             v2.RandomHorizontalFlip(),
             v2.ColorJitter(brightness=0.4, contrast=0.4, saturation=0.4),
         ]
+    elif train and augment == "cifar":
+        geometry = [
+            v2.Resize(size, interpolation=interpolation, antialias=True),
+            v2.RandomCrop(size, padding=size // 8, padding_mode="reflect"),
+            v2.RandomHorizontalFlip(),
+        ]
     else:
         geometry = [v2.Resize(pre.resize_size, interpolation=interpolation, antialias=True), v2.CenterCrop(size)]
-    scale = pre.input_range[1]  # the values arrive in [0, 1]; fold the weights' range into the statistics
     # Geometry first: on a PIL image it then uses PIL's resampling, as timm and torchvision do.
-    return v2.Compose(
-        [
-            *geometry,
-            v2.ToImage(),
-            v2.ToDtype(torch.float32, scale=True),
-            *([ReorderChannels()] if pre.channel_order == "BGR" else []),
-            v2.Normalize(mean=[m / scale for m in pre.mean], std=[s / scale for s in pre.std]),
-        ]
-    )
+    return v2.Compose([*geometry, *to_normalized_tensor(pre)])
+
+
+def to_normalized_tensor(pre: Preprocessing) -> list[nn.Module]:
+    """The steps after the geometry: to float in [0, 1], to the weights' channel order, normalised."""
+    scale = pre.input_range[1]  # the values arrive in [0, 1]; fold the weights' range into the statistics
+    return [
+        v2.ToImage(),
+        v2.ToDtype(torch.float32, scale=True),
+        *([ReorderChannels()] if pre.channel_order == "BGR" else []),
+        v2.Normalize(mean=[m / scale for m in pre.mean], std=[s / scale for s in pre.std]),
+    ]

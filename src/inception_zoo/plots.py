@@ -1,0 +1,69 @@
+"""PNG figures: a run's learning curves and an evaluation's confusion matrix (matplotlib, no screen needed)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+__all__ = ["plot_confusion", "plot_curves"]
+
+
+def _pyplot():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def plot_curves(metrics: list[dict], path: Path) -> None:
+    """Loss, top-1 accuracy and learning rate against epochs, in one PNG."""
+    plt = _pyplot()
+    epochs = [row["epoch"] for row in metrics]
+    fig, (loss_ax, acc_ax, lr_ax) = plt.subplots(1, 3, figsize=(13, 3.6), constrained_layout=True)
+    for key, label in (("train_loss", "train"), ("val_loss", "val"), ("ema_val_loss", "val (EMA)")):
+        if key in metrics[0]:
+            loss_ax.plot(epochs, [row[key] for row in metrics], marker="o", label=label)
+    for key, label in (("train_top1", "train top-1"), ("val_top1", "val top-1"), ("val_top5", "val top-5"),
+                       ("ema_val_top1", "val top-1 (EMA)")):  # fmt: skip
+        if key in metrics[0]:
+            acc_ax.plot(epochs, [row[key] for row in metrics], marker="o", label=label)
+    lr_ax.plot(epochs, [row["lr"] for row in metrics], marker="o")
+    for ax, title in ((loss_ax, "loss"), (acc_ax, "accuracy (%)"), (lr_ax, "learning rate (end of epoch)")):
+        ax.set_title(title)
+        ax.set_xlabel("epoch")
+        ax.grid(alpha=0.3)
+    loss_ax.legend()
+    acc_ax.legend()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+def plot_confusion(confusion: list[list[int]], labels: list[str], path: str | Path, *, title: str = "") -> Path:
+    """Rows: true class; columns: predicted class; each row normalised to its class's images.
+
+    Past 30 classes the class names are left off the axes (the matrix is still drawn).
+    """
+    import numpy as np
+
+    plt = _pyplot()
+    counts = np.asarray(confusion, dtype=float)
+    rates = counts / np.maximum(counts.sum(axis=1, keepdims=True), 1)
+    n = len(counts)
+    side = min(4 + 0.35 * n, 16)
+    fig, ax = plt.subplots(figsize=(side, side), constrained_layout=True)
+    image = ax.imshow(rates, cmap="Blues", vmin=0, vmax=1)
+    fig.colorbar(image, ax=ax, shrink=0.8, label="fraction of the true class")
+    if n <= 30:
+        ax.set_xticks(range(n), labels[:n], rotation=90)
+        ax.set_yticks(range(n), labels[:n])
+        if n <= 15:
+            for (i, j), value in np.ndenumerate(counts):
+                if value:
+                    ax.text(j, i, int(value), ha="center", va="center", color="white" if rates[i, j] > 0.5 else "black")
+    ax.set_xlabel("predicted")
+    ax.set_ylabel("true")
+    ax.set_title(title or "confusion matrix")
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return Path(path)
