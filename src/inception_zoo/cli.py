@@ -202,6 +202,21 @@ def cmd_export(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from .serve import Limits, create_app
+
+    model = _model_from(args)
+    limits = Limits(
+        max_bytes=args.max_bytes, max_pixels=args.max_pixels, max_batch_size=args.max_batch_size,
+        max_wait_ms=args.max_wait_ms,
+    )  # fmt: skip
+    print(f"serving {model.name} on http://{args.host}:{args.port} (web page at /, API docs at /docs)")
+    uvicorn.run(create_app(model, limits), host=args.host, port=args.port, log_level="info")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="inception-zoo", description="The whole Inception family.")
     parser.add_argument("--version", action="version", version=f"inception-zoo {__version__}")
@@ -238,6 +253,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("destination", help="the .safetensors file to write")
     p.add_argument("--model", help="the network (needed when the file's source fits several)")
     p.set_defaults(run=cmd_convert)
+
+    from .serve import Limits
+
+    p = sub.add_parser("serve", help="an HTTP service: POST /predict, a web page at /, docs at /docs")
+    _add_model_options(p)
+    p.add_argument("--host", default="127.0.0.1", help="0.0.0.0 to accept other machines")
+    p.add_argument("--port", type=int, default=8000)
+    p.add_argument("--max-bytes", type=int, default=Limits.max_bytes, help="largest upload")
+    p.add_argument("--max-pixels", type=int, default=Limits.max_pixels, help="largest image, width x height")
+    p.add_argument("--max-batch-size", type=int, default=Limits.max_batch_size, help="images per model call")
+    p.add_argument("--max-wait-ms", type=float, default=Limits.max_wait_ms, help="batching delay")
+    p.set_defaults(run=cmd_serve)
 
     p = sub.add_parser("export", help="ONNX or torch.export, verified against the eager model")
     _add_model_options(p)

@@ -12,8 +12,10 @@ the ``.pt2`` archive).
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
+import logging
 import os
 import warnings
 from dataclasses import dataclass
@@ -79,19 +81,32 @@ def export(
     example = torch.randn(2, 3, size, size, generator=torch.Generator().manual_seed(0))
     writer = _write_onnx if format == "onnx" else _write_pt2
     axes = ["batch", "height", "width"] if dynamic_spatial else ["batch"]
-    try:
-        writer(model, example, path, axes)
-    except Exception:
-        if len(axes) == 1:
-            raise
-        axes = ["batch"]  # a graph that depends on the size: fix it, keep the batch free
-        writer(model, example, path, axes)
+    with _quiet_shape_solver():
+        try:
+            writer(model, example, path, axes)
+        except Exception:
+            if len(axes) == 1:
+                raise
+            axes = ["batch"]  # a graph that depends on the size (ceil-mode pooling): fix it, keep the batch free
+            writer(model, example, path, axes)
     try:
         checks = _verify(model, path, format, size, axes, tolerance)
     except BaseException:
         path.unlink(missing_ok=True)
         raise
     return ExportReport(path, format, axes, checks)
+
+
+@contextlib.contextmanager
+def _quiet_shape_solver():
+    """The shape solver logs its failed proofs as warnings; a failure here only means a fixed size."""
+    logger = logging.getLogger("torch.fx.experimental.symbolic_shapes")
+    level = logger.level
+    logger.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
 
 
 def _dynamic_shapes(model: nn.Module, axes: list[str]) -> dict:

@@ -51,7 +51,7 @@ class TrainConfig:
     data: str | None = None  # a folder with train/ and val/ ImageFolder trees
     dataset: str | None = None  # or a named data set: cifar10, cifar100, digits
     output: str | None = None  # default: runs/<model>
-    epochs: int = 10
+    epochs: int | None = None  # default: 10, or, when resuming, the stored run's
     batch_size: int = 32  # per process
     lr: float | None = None  # default: the recipe's
     recipe: str = "default"
@@ -128,11 +128,13 @@ def train(config: TrainConfig, *, train_set=None, val_set=None, classes: list[st
         # A resumed run is the stored run: only its length, where it writes and how it loads may change.
         config = dataclasses.replace(
             stored,
-            epochs=config.epochs if config.epochs != TrainConfig.epochs else stored.epochs,
+            epochs=config.epochs or stored.epochs,
             output=config.output or stored.output,
             workers=config.workers,
             resume=config.resume,
         )
+    elif config.epochs is None:
+        config = dataclasses.replace(config, epochs=10)
     _validate(config, custom_data=train_set is not None)
     rank, world, device = _setup_distributed(config)
     try:
