@@ -213,7 +213,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
         max_wait_ms=args.max_wait_ms,
     )  # fmt: skip
     print(f"serving {model.name} on http://{args.host}:{args.port} (web page at /, API docs at /docs)")
-    uvicorn.run(create_app(model, limits), host=args.host, port=args.port, log_level="info")
+    app = create_app(model, limits, optimize=not args.no_optimize)
+    uvicorn.run(app, host=args.host, port=args.port, log_level="info")
     return 0
 
 
@@ -264,6 +265,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--max-pixels", type=int, default=Limits.max_pixels, help="largest image, width x height")
     p.add_argument("--max-batch-size", type=int, default=Limits.max_batch_size, help="images per model call")
     p.add_argument("--max-wait-ms", type=float, default=Limits.max_wait_ms, help="batching delay")
+    p.add_argument("--no-optimize", action="store_true", help="serve the model as built (no inference rewrites)")
     p.set_defaults(run=cmd_serve)
 
     p = sub.add_parser("export", help="ONNX or torch.export, verified against the eager model")

@@ -96,8 +96,10 @@ class _Batcher:
         return self.model(torch.stack(images)).float().softmax(dim=1)
 
 
-def create_app(model: nn.Module, limits: Limits = Limits()) -> FastAPI:
+def create_app(model: nn.Module, limits: Limits = Limits(), *, optimize: bool = True) -> FastAPI:
     """The service for ``model`` (its own preprocessing and labels); run it with uvicorn.
+
+    ``optimize`` serves ``optimize_for_inference(model)``: the same outputs, about 1.1-2x faster on a CPU.
 
     Example:
         >>> app = create_app(load_model("run/model.safetensors"))
@@ -106,7 +108,12 @@ def create_app(model: nn.Module, limits: Limits = Limits()) -> FastAPI:
     model.eval()
     transform = transforms_for(model)
     labels = getattr(model, "labels", None) or [str(i) for i in range(model.num_classes)]
-    batcher = _Batcher(model, limits)
+    if optimize:
+        from .optimize import optimize_for_inference
+
+        batcher = _Batcher(optimize_for_inference(model), limits)
+    else:
+        batcher = _Batcher(model, limits)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
