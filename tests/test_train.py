@@ -255,3 +255,26 @@ def test_the_train_command(tmp_path, data, capsys):
     assert "best val top-1" in capsys.readouterr().out
     assert main(["train", "--resume", str(run / "last.pt"), "--epochs", "2"]) == 0
     assert len(read_csv(run / "metrics.csv")) == 2
+
+
+def test_bf16_and_channels_last_train(tmp_path, data):
+    result = train(tiny(tmp_path, epochs=1, amp="bf16", channels_last=True))
+    assert result.metrics[0]["train_loss"] > 0 and (tmp_path / "run" / "model.safetensors").exists()
+    with pytest.raises(ValueError, match="fp16 mixed precision needs a GPU"):
+        train(tiny(tmp_path, output=str(tmp_path / "fp16"), amp="fp16", device="cpu"))
+
+
+def test_cifar_offline_says_what_to_do(tmp_path, monkeypatch):
+    from inception_zoo.data.datasets import load_datasets
+
+    monkeypatch.setenv("INCEPTION_ZOO_DATA", str(tmp_path))
+    with pytest.raises(OSError, match="cifar10 is not in .* and could not be downloaded"):
+        load_datasets(dataset="cifar10", download=False)
+
+
+def test_the_recipes_command(capsys):
+    from inception_zoo.cli import main
+
+    assert main(["recipes"]) == 0
+    out = capsys.readouterr().out
+    assert "rmsprop_tf" in out and "x0.94 every 2 epochs" in out and "Rethinking" in out

@@ -158,6 +158,31 @@ def cmd_train(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_recipes(args: argparse.Namespace) -> int:
+    from dataclasses import asdict
+
+    from .train import RECIPES
+
+    if args.json:
+        print(json.dumps([asdict(r) for r in RECIPES.values()], indent=2))
+        return 0
+    rows = []
+    for r in RECIPES.values():
+        if r.schedule == "step":
+            schedule = f"x{r.decay_rate} every {r.decay_epochs:g} epochs"
+        else:
+            schedule = "cosine" + (f", {100 * r.warmup_fraction:.0f}% warmup" if r.warmup_fraction else "")
+        extras = [f"label smoothing {r.label_smoothing}"] if r.label_smoothing else []
+        extras += [f"aux weight {r.aux_weight}"] if r.aux_weight else []
+        extras += [f"clip {r.grad_clip}"] if r.grad_clip else []
+        extras += [f"EMA {r.ema_decay}"] if r.ema_decay else []
+        rows.append([r.name, r.optimizer, f"{r.lr:g}", f"{r.weight_decay:g}", schedule, ", ".join(extras) or "-",
+                     r.source])  # fmt: skip
+    header = ["recipe", "optimizer", "lr", "weight decay", "schedule", "also", "source"]
+    print(_format_table(header, rows, args.markdown))
+    return 0
+
+
 def cmd_eval(args: argparse.Namespace) -> int:
     from dataclasses import asdict
     from pathlib import Path
@@ -302,6 +327,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--device", help="e.g. cpu or cuda:0 (default: this process's GPU, else the CPU)")
     p.add_argument("--resume", help="a last.pt to continue from (the run's options come from it)")
     p.set_defaults(run=cmd_train)
+
+    p = sub.add_parser("recipes", help="the training recipes, with their sources")
+    p.add_argument("--json", action="store_true", help="machine-readable output, with the notes")
+    p.add_argument("--markdown", action="store_true", help="a Markdown table")
+    p.set_defaults(run=cmd_recipes)
 
     p = sub.add_parser("eval", help="top-1/top-5, loss, per-class accuracy and a confusion matrix")
     p.add_argument("--weights", required=True, help="one of our .safetensors files (e.g. a run's model.safetensors)")
