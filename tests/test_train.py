@@ -278,3 +278,15 @@ def test_the_recipes_command(capsys):
     assert main(["recipes"]) == 0
     out = capsys.readouterr().out
     assert "rmsprop_tf" in out and "x0.94 every 2 epochs" in out and "Rethinking" in out
+
+
+def test_frozen_batch_norm_stays_put(tmp_path, data):
+    from inception_zoo import create_model
+
+    train(tiny(tmp_path, epochs=1, freeze_bn=True, model="googlenet_cifar", img_size=8))
+    trained = weights_of(tmp_path / "run" / "model.safetensors")
+    initial = create_model("googlenet_cifar", num_classes=3).state_dict()
+    norms = [k for k in initial if ".bn." in k or k.endswith(("running_mean", "running_var"))]
+    assert norms and all(torch.equal(trained[k], initial[k]) for k in norms)
+    convs = [k for k in initial if k.endswith("conv.weight")]
+    assert any(not torch.equal(trained[k], initial[k]) for k in convs)  # the rest did train

@@ -65,6 +65,7 @@ class TrainConfig:
     label_smoothing: float | None = None  # default: the recipe's
     ema_decay: float | None = None  # default: the recipe's; 0 turns it off
     amp: str | None = None  # "bf16", or "fp16" (GPU, with a gradient scaler)
+    freeze_bn: bool = False  # keep BatchNorm's statistics and affine terms as loaded (fine-tuning, small batches)
     channels_last: bool = False
     compile: bool = False
     device: str | None = None  # default: this process's GPU, else the CPU
@@ -230,6 +231,9 @@ class _Run:
         )
         model.preprocessing, model.labels = pre, self.classes
         self.model = model.to(device)
+        if config.freeze_bn:
+            for norm in self._batch_norms():
+                norm.requires_grad_(False)
         if config.channels_last:
             self.model = self.model.to(memory_format=torch.channels_last)
         self.aux_weight = next(
@@ -339,6 +343,9 @@ class _Run:
             drop_last=True,
         )
         self.model.train()
+        if config.freeze_bn:
+            for norm in self._batch_norms():
+                norm.eval()  # normalise with the stored statistics and leave them alone
         autocast = self._autocast()
         loss_sum = torch.zeros((), dtype=torch.float64)
         correct = seen = skipped = 0
@@ -466,6 +473,9 @@ class _Run:
             row["images_per_s"],
             "  (best)" if improved else "",
         )
+
+    def _batch_norms(self) -> list[nn.Module]:
+        return [m for m in self.model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
 
     # -- safety ------------------------------------------------------------------------------------
 
