@@ -3,7 +3,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: install test demo lint format clean
+.PHONY: install test test-slow demo lint format clean
 
 install: $(STAMP)
 
@@ -18,6 +18,10 @@ $(STAMP): pyproject.toml
 
 test: install lint
 	$(PY) -m pytest -q
+
+# Adds the ONNX export check of every registered network (about 10 more minutes on 2 cores).
+test-slow: install
+	INCEPTION_ZOO_SLOW=1 $(PY) -m pytest -q tests/test_export.py
 
 demo: install
 	$(PY) -m inception_zoo.demo

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import json
+import os
 
 import onnx
 import pytest
 import torch
 
 from conftest import randomize_batchnorm
-from inception_zoo import create_model
+from inception_zoo import create_model, list_models
 from inception_zoo.cli import main
 from inception_zoo.export import ExportMismatch, export
 
@@ -36,6 +37,16 @@ def built(name: str):
 
 @pytest.mark.parametrize("name", NETWORKS)
 def test_onnx_export_matches_the_model(name, tmp_path):
+    check_onnx_export(name, tmp_path)
+
+
+@pytest.mark.skipif(not os.environ.get("INCEPTION_ZOO_SLOW"), reason="set INCEPTION_ZOO_SLOW=1 (make test-slow)")
+@pytest.mark.parametrize("name", [n for n in list_models() if n not in NETWORKS])
+def test_onnx_export_of_every_other_member(name, tmp_path):
+    check_onnx_export(name, tmp_path)
+
+
+def check_onnx_export(name, tmp_path):
     model = built(name)
     report = export(model, tmp_path / f"{name}.onnx")
     assert report.dynamic_axes[0] == "batch"
@@ -46,7 +57,7 @@ def test_onnx_export_matches_the_model(name, tmp_path):
     meta = {p.key: p.value for p in onnx.load(report.path, load_external_data=False).metadata_props}
     assert meta["inception_zoo.model"] == name
     assert json.loads(meta["inception_zoo.preprocessing"])["input_size"] == list(model.preprocessing.input_size)
-    assert json.loads(meta["inception_zoo.labels"]) == model.labels  # ImageNet's names, for 1000 classes
+    assert json.loads(meta["inception_zoo.labels"]) == model.labels
 
 
 @pytest.mark.parametrize("name", ["googlenet", "inception_next_atto"])
