@@ -39,3 +39,11 @@ def test_what_the_rewrites_remove():
 def test_folding_refuses_training_mode():
     with pytest.raises(ValueError, match="eval mode"):
         fold_affine_into_convs(create_model("googlenet").train())
+
+
+def test_average_pool_branches_join_the_merged_conv():
+    fast = optimize_for_inference(create_model("inception_v3"))
+    merged = [m for m in fast.modules() if type(m).__name__ == "MergedBranches"]
+    # Mixed_5b-5d, 6b-6e, 7b-7c: each pool branch now pools the output of the merged 1x1 conv.
+    assert sum(len(m.pools) for m in merged) == 9
+    assert not any(isinstance(m, torch.nn.AvgPool2d) for b in merged for m in b.others.modules())

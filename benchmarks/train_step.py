@@ -1,0 +1,114 @@
+"""Training-step speed, side by side with timm and torchvision, on this machine, in one process.
+
+Usage: python benchmarks/train_step.py [--models NAME ...] [--batch-size 8] [--rounds 7] [--markdown]
+
+One step = zero_grad, forward, cross-entropy, backward, SGD (momentum 0.9) update, on the
+network's own input size, side classifiers off on both sides. Every variant starts from the same
+weights (outputs checked to agree before timing) and has its own optimizer. Rounds alternate
+between the variants; reported are median images/s and, per round, the ratio to the
+reference's default step (median, min-max). The trainer's switches are what is measured:
+``--channels-last`` and ``--amp bf16``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import copy
+import statistics
+import sys
+import time
+
+import torch
+import torch.nn.functional as F
+from inference import REFERENCES, max_relative_error, pair  # the same pairs of models, same weights
+
+
+def step_fn(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, *, channels_last: bool, bf16: bool):
+    model = copy.deepcopy(model).train()
+    if channels_last:
+        model = model.to(memory_format=torch.channels_last)
+        x = x.contiguous(memory_format=torch.channels_last)
+    optimizer = torch.optim.SGD(model.parameters(), lr=1e-4, momentum=0.9)
+
+    def step() -> torch.Tensor:
+        optimizer.zero_grad(set_to_none=True)
+        with torch.autocast("cpu", dtype=torch.bfloat16) if bf16 else contextlib.nullcontext():
+            logits = model(x)
+            loss = F.cross_entropy(logits, y)
+        loss.backward()
+        optimizer.step()
+        return logits
+
+    return step
+
+
+def bench(name: str, batch_size: int, rounds: int) -> dict:
+    source, reference, ours = pair(name)
+    if hasattr(reference, "aux_logits"):
+        reference.aux_logits = False
+        if hasattr(reference, "AuxLogits"):
+            reference.AuxLogits = None
+    size = inception_size(name)
+    gen = torch.Generator().manual_seed(0)
+    x = torch.randn(batch_size, 3, size, size, generator=gen)
+    y = torch.randint(0, 1000, (batch_size,), generator=gen)
+    variants = {
+        source: step_fn(reference, x, y, channels_last=False, bf16=False),
+        f"{source} CL": step_fn(reference, x, y, channels_last=True, bf16=False),
+        "ours": step_fn(ours, x, y, channels_last=False, bf16=False),
+        "ours CL": step_fn(ours, x, y, channels_last=True, bf16=False),
+        "ours CL bf16": step_fn(ours, x, y, channels_last=True, bf16=True),
+    }
+    first = {label: run() for label, run in variants.items()}  # also the warm-up
+    for label in ("ours", "ours CL", f"{source} CL"):
+        error = max_relative_error(first[label].detach(), first[source].detach())
+        if error > 1e-3:  # train-mode BN on a batch of 8: float rounding differs by layout
+            raise RuntimeError(f"{name}: {label} disagrees with the reference (max relative error {error:.1e})")
+    times: dict[str, list[float]] = {label: [] for label in variants}
+    for _ in range(rounds):
+        for label, run in variants.items():
+            start = time.perf_counter()
+            run()
+            times[label].append(time.perf_counter() - start)
+    row = {"model": name, "reference": source}
+    for label, ts in times.items():
+        row[label] = batch_size / statistics.median(ts)
+        ratios = [t_ref / t for t_ref, t in zip(times[source], ts, strict=True)]
+        row[f"{label} ratio"] = (statistics.median(ratios), min(ratios), max(ratios))
+    return row
+
+
+def inception_size(name: str) -> int:
+    import inception_zoo
+
+    return inception_zoo.model_info(name).input_size[-1]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--models", nargs="+", default=list(REFERENCES), choices=list(REFERENCES))
+    parser.add_argument("--batch-size", type=int, default=8)
+    parser.add_argument("--rounds", type=int, default=7)
+    parser.add_argument("--markdown", action="store_true")
+    args = parser.parse_args()
+    torch.manual_seed(0)
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, rounds {args.rounds}", file=sys.stderr)
+    labels = ["CL", "ours", "ours CL", "ours CL bf16"]
+    header = ["network", "ref. img/s", *(f"{label} / ref." for label in labels)]
+    if args.markdown:
+        print("| " + " | ".join(header) + " |")
+        print("|" + "---|" * len(header))
+    for name in args.models:
+        row = bench(name, args.batch_size, args.rounds)
+        ref = row["reference"]
+        cells = [f"{name} ({ref})", f"{row[ref]:.2f}"]
+        for label in labels:
+            key = f"{ref} CL" if label == "CL" else label
+            median, low, high = row[f"{key} ratio"]
+            cells.append(f"{median:.2f}x ({low:.2f}-{high:.2f})")
+        print("| " + " | ".join(cells) + " |" if args.markdown else "  ".join(cells), flush=True)
+
+
+if __name__ == "__main__":
+    main()
