@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import json
 import os
 import signal
 import subprocess
@@ -69,7 +70,8 @@ def test_a_short_run_learns_and_leaves_every_record(tmp_path, data):
     (data / "train" / "red" / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\n not really a png")
     result = train(tiny(tmp_path, epochs=3))
     run = tmp_path / "run"
-    for name in ("last.pt", "model.safetensors", "best.safetensors", "metrics.csv", "curves.png", "train.log"):
+    for name in ("last.pt", "model.safetensors", "best.safetensors", "metrics.csv", "curves.png", "train.log",
+                 "config.json"):  # fmt: skip
         assert (run / name).is_file(), name
     assert list((run / "tensorboard").glob("events.out.tfevents.*"))
     rows = read_csv(run / "metrics.csv")
@@ -80,6 +82,8 @@ def test_a_short_run_learns_and_leaves_every_record(tmp_path, data):
     assert sum(int(r["skipped"]) for r in rows) == 3
     assert result.unreadable == [str(data / "train" / "red" / "broken.png")] * 3
     assert "broken.png" in (run / "train.log").read_text()
+    resolved = json.loads((run / "config.json").read_text())["resolved"]
+    assert resolved["recipe"]["name"] == "default" and resolved["lr"] == 3e-3 and resolved["steps_per_epoch"] == 4
     # The final weights rebuild with the run's classes and preprocessing.
     model = load_model(run / "model.safetensors")
     assert model.labels == ["blue", "green", "red"]

@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import itertools
+import json
 import logging
 import os
 import random
@@ -253,6 +254,7 @@ class _Run:
             raise ValueError("fp16 mixed precision needs a GPU; on the CPU use --amp bf16")
         self.scaler = torch.amp.GradScaler(device.type, enabled=config.amp == "fp16")
         ema_decay = config.ema_decay if config.ema_decay is not None else self.recipe.ema_decay
+        self.ema_decay = ema_decay or None
         self.ema = None
         if ema_decay:
             from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
@@ -281,6 +283,7 @@ class _Run:
         if self.rank == 0:
             self.output.mkdir(parents=True, exist_ok=True)
             self.report.start_log()
+            self._write_config()
             log.info(
                 "training %s on %d images (%d classes), %d epochs x %d steps, recipe %s, lr %g, on %s x%d",
                 config.model,
@@ -314,6 +317,27 @@ class _Run:
                 save_weights(self.ema.module, self.output / "model_ema.safetensors")
             log.info("done: best val top-1 %.2f%%; weights in %s", self.best_top1, self.output / "model.safetensors")
         return TrainResult(self.output, self.epoch, self.metrics, self.best_top1, self.unreadable)
+
+    def _write_config(self) -> None:
+        """config.json: the options as given, and what they resolved to (the recipe's values, the world size)."""
+        resolved = {
+            "recipe": dataclasses.asdict(self.recipe),
+            "lr": self.lr,
+            "aux_weight": self.aux_weight,
+            "label_smoothing": self.label_smoothing,
+            "ema_decay": self.ema_decay,
+            "steps_per_epoch": self.steps_per_epoch,
+            "world_size": self.world,
+            "global_batch_size": self.config.batch_size * self.world,
+            "device": str(self.device),
+            "train_images": len(self.train_set),
+            "val_images": len(self.val_set),
+            "classes": self.classes,
+            "preprocessing": dataclasses.asdict(self.model.preprocessing),
+            "torch": torch.__version__,
+        }
+        text = json.dumps({"config": dataclasses.asdict(self.config), "resolved": resolved}, indent=2)
+        (self.output / "config.json").write_text(text)
 
     def _loader(self, dataset, sampler, batch_size, *, seed, drop_last=False) -> DataLoader:
         return DataLoader(
