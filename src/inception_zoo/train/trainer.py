@@ -252,6 +252,8 @@ class _Run:
         )
         if config.amp == "fp16" and device.type != "cuda":
             raise ValueError("fp16 mixed precision needs a GPU; on the CPU use --amp bf16")
+        if config.amp == "bf16" and device.type == "cpu" and not _cpu_has_bf16() and rank == 0:
+            log.warning("this CPU has no native bf16 (AVX512-BF16 or AMX): --amp bf16 will be slower than fp32")
         self.scaler = torch.amp.GradScaler(device.type, enabled=config.amp == "fp16")
         ema_decay = config.ema_decay if config.ema_decay is not None else self.recipe.ema_decay
         self.ema_decay = ema_decay or None
@@ -621,6 +623,13 @@ def _set_rng_state(state: dict) -> None:
     torch.set_rng_state(state["torch"])
     if state["cuda"] and torch.cuda.is_available():
         torch.cuda.set_rng_state_all(state["cuda"])
+
+
+def _cpu_has_bf16() -> bool:
+    """AVX512-BF16 or AMX (torch's own probes; private, so a missing probe counts as 'has it')."""
+    probes = [getattr(torch.cpu, name, None) for name in ("_is_avx512_bf16_supported", "_is_amx_tile_supported")]
+    probes = [probe for probe in probes if probe is not None]
+    return not probes or any(probe() for probe in probes)
 
 
 def _main_thread() -> bool:
