@@ -294,3 +294,18 @@ def test_frozen_batch_norm_stays_put(tmp_path, data):
     assert norms and all(torch.equal(trained[k], initial[k]) for k in norms)
     convs = [k for k in initial if k.endswith("conv.weight")]
     assert any(not torch.equal(trained[k], initial[k]) for k in convs)  # the rest did train
+
+
+def test_fine_tuning_keeps_the_weights_preprocessing(tmp_path, data):
+    import dataclasses
+
+    from inception_zoo import create_model, save_weights
+
+    start = create_model(MODEL)
+    start.preprocessing = dataclasses.replace(start.preprocessing, mean=(0.5, 0.5, 0.5), std=(0.5, 0.5, 0.5))
+    weights = save_weights(start, tmp_path / "start.safetensors")
+    with pytest.warns(UserWarning, match="new 3-class classifier"):
+        train(tiny(tmp_path, epochs=1, weights=str(weights)))
+    model = load_model(tmp_path / "run" / "model.safetensors")
+    assert model.preprocessing.mean == (0.5, 0.5, 0.5) and model.preprocessing.input_size == (3, 16, 16)
+    assert model.num_classes == 3

@@ -30,7 +30,7 @@ from torch import nn
 from torch.utils.data import DataLoader, DistributedSampler, Sampler
 
 from ..data.datasets import DATASETS, Transformed, collate_skipping, load_datasets
-from ..data.transforms import AUGMENTATIONS, preprocessing_of, transforms_for
+from ..data.transforms import AUGMENTATIONS, transforms_for
 from ..evaluate import Tally, evaluate_batches
 from ..losses import inception_loss
 from ..models import TrainOutput
@@ -202,25 +202,12 @@ class _Run:
             _seed_everything(config.seed)
 
         info = model_info(config.model)
-        size = config.img_size or info.input_size[-1]
-        pre = dataclasses.replace(preprocessing_of(config.model), input_size=(3, size, size))
-        if config.dataset:
-            pre = dataclasses.replace(pre, crop_pct=1.0)  # CIFAR and digits are already tight crops
-        augment = config.augment or DATASETS.get(config.dataset, "inception")
-        train_tf, val_tf = transforms_for(pre, train=True, augment=augment), transforms_for(pre)
         if train_set is None:
             train_set, val_set, classes = load_datasets(
-                data=config.data,
-                dataset=config.dataset,
-                train_transform=train_tf,
-                val_transform=val_tf,
-                image_size=size,
+                data=config.data, dataset=config.dataset, image_size=config.img_size or info.input_size[-1],
                 seed=config.seed,
-            )
-        else:
-            classes = classes or list(getattr(train_set, "classes", None) or [])
-            train_set, val_set = Transformed(train_set, train_tf), Transformed(val_set, val_tf)
-        self.train_set, self.val_set, self.classes = train_set, val_set, list(classes)
+            )  # fmt: skip
+        classes = list(classes or getattr(train_set, "classes", None) or [])
         if len(train_set) < config.batch_size * world:
             raise ValueError(
                 f"the training set has {len(train_set)} images, fewer than one batch of {config.batch_size} "
@@ -228,9 +215,18 @@ class _Run:
             )
 
         model = create_model(
-            config.model, num_classes=len(self.classes), weights=config.weights, aux_logits=config.aux_logits
+            config.model, num_classes=len(classes), weights=config.weights, aux_logits=config.aux_logits
         )
-        model.preprocessing, model.labels = pre, self.classes
+        # The weights' own preprocessing (a fine-tuned model keeps its statistics), at the size trained.
+        size = config.img_size or model.preprocessing.input_size[-1]
+        pre = dataclasses.replace(model.preprocessing, input_size=(3, size, size))
+        if config.dataset:
+            pre = dataclasses.replace(pre, crop_pct=1.0)  # CIFAR and digits are already tight crops
+        augment = config.augment or DATASETS.get(config.dataset, "inception")
+        train_tf, val_tf = transforms_for(pre, train=True, augment=augment), transforms_for(pre)
+        self.train_set, self.val_set = Transformed(train_set, train_tf), Transformed(val_set, val_tf)
+        self.classes = classes
+        model.preprocessing, model.labels = pre, classes
         self.model = model.to(device)
         if config.freeze_bn:
             for norm in self._batch_norms():
