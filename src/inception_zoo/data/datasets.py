@@ -112,15 +112,14 @@ def load_datasets(
     train_transform=None,
     val_transform=None,
     image_size: int = 32,
-    seed: int = 0,
     download: bool = True,
 ) -> tuple[Dataset, Dataset, list[str]]:
     """``(train, val, class names)`` from ``data`` (a folder with ``train/`` and ``val/``) or a named ``dataset``."""
     if (data is None) == (dataset is None):
         raise ValueError("give either a data folder (with train/ and val/ inside) or a dataset name, not both")
     if dataset == "digits":
-        train = DigitsDataset("train", size=image_size, transform=train_transform, seed=seed)
-        return train, DigitsDataset("val", size=image_size, transform=val_transform, seed=seed), train.classes
+        train = DigitsDataset("train", size=image_size, transform=train_transform)
+        return train, DigitsDataset("val", size=image_size, transform=val_transform), train.classes
     if dataset in ("cifar10", "cifar100"):
         return _cifar(dataset, data_root(), train_transform, val_transform, download)
     if dataset is not None:
