@@ -3,7 +3,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: install test test-slow demo lint format clean
+.PHONY: install test test-slow demo bench lint format clean
 
 install: $(STAMP)
 
@@ -25,6 +25,12 @@ test-slow: install
 
 demo: install
 	$(PY) -m inception_zoo.demo
+
+# Side by side with timm and torchvision on this machine (about 20 minutes on 2 CPU cores).
+bench: install
+	$(PY) benchmarks/inference.py --markdown
+	$(PY) benchmarks/train_step.py --markdown
+	$(PY) benchmarks/serve_load.py --markdown
 
 lint: install
 	$(VENV)/bin/ruff check src tests benchmarks
