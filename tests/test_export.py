@@ -18,7 +18,6 @@ from inception_zoo.export import ExportMismatch, export
 NETWORKS = [
     "googlenet",
     "googlenet_paper",
-    "bn_inception",
     "inception_v2",
     "inception_v3",
     "inception_v4",
