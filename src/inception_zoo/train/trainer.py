@@ -386,7 +386,7 @@ class _Run:
                 log.warning("skipped an unreadable image: %s (%s)", item.path, item.error)
             self.unreadable += [u.path for u in unreadable]
             skipped += len(unreadable)
-            if images is None or len(images) < 2:  # batch norm needs two images
+            if self._any_rank(images is None or len(images) < 2):  # batch norm needs two; every rank skips
                 self.batch += 1
                 continue
             images = images.to(device, non_blocking=True)
@@ -433,7 +433,7 @@ class _Run:
                     100 * correct / seen,
                     rate,
                 )
-            if self._stop_agreed():
+            if self._any_rank(self.stop_requested):
                 self._save_checkpoint()
                 raise Interrupted(
                     f"interrupted: saved {self.output / 'last.pt'} at epoch {self.epoch + 1}, batch {self.batch}; "
@@ -507,12 +507,10 @@ class _Run:
         return torch.autocast(self.device.type, dtype=dtype)
 
     def _check_finite(self, loss: torch.Tensor) -> None:
-        finite = torch.isfinite(loss.detach()).float().cpu()
-        if self.world > 1:
-            dist.all_reduce(finite, op=dist.ReduceOp.MIN)
-        if not finite:
+        if self._any_rank(not torch.isfinite(loss.detach()).item()):
             raise TrainingDiverged(
-                f"the loss became {loss.item()} at epoch {self.epoch + 1}, batch {self.batch + 1}: stopped. "
+                f"the loss became {loss.item()} (on this process) at epoch {self.epoch + 1}, "
+                f"batch {self.batch + 1}: stopped. "
                 f"The last good state is {self.output / 'last.pt'} (if an epoch finished); try a lower --lr, "
                 "--recipe default (warmup), or look for broken images"
             )
@@ -524,12 +522,13 @@ class _Run:
         if self.rank == 0:
             log.warning("Ctrl-C: saving a checkpoint after this batch (press again to stop at once)")
 
-    def _stop_agreed(self) -> bool:
+    def _any_rank(self, flag: bool) -> bool:
+        """True on every process if it is true on one: decisions that skip or stop a step must be shared."""
         if self.world == 1:
-            return self.stop_requested
-        flag = torch.tensor(float(self.stop_requested))
-        dist.all_reduce(flag, op=dist.ReduceOp.MAX)
-        return bool(flag)
+            return flag
+        shared = torch.tensor(float(flag))
+        dist.all_reduce(shared, op=dist.ReduceOp.MAX)
+        return bool(shared)
 
     # -- checkpoints -------------------------------------------------------------------------------
 
