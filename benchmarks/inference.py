@@ -1,13 +1,14 @@
 """Inference speed, side by side with timm and torchvision, on this machine, in one process.
 
-Usage: python benchmarks/inference.py [--models NAME ...] [--batch-sizes 1 8] [--rounds 7] [--markdown]
+Usage: python benchmarks/inference.py [--models NAME ...] [--batch-sizes 1 8] [--rounds 7] [--compile] [--markdown]
 
 For each network both libraries have, the reference gets random weights and BatchNorm statistics,
 ours is loaded from its state dict (the same weights), and outputs are checked to agree before
 anything is timed. Then rounds alternate between the variants (reference NCHW, reference
-channels_last, ours after ``optimize_for_inference``), so that drift in the machine's speed hits
-all of them alike. Reported: median images/s, and the ratio ours / reference per round as
-median (min-max).
+channels_last, ours after ``optimize_for_inference``; with ``--compile`` also the reference
+channels_last and ours through ``optimize_for_inference(compile=True)``, both with inductor
+freezing), so that drift in the machine's speed hits all of them alike. Reported: median
+images/s, and the ratio ours / reference per round as median (min-max); compiled against compiled.
 """
 
 from __future__ import annotations
@@ -54,7 +55,7 @@ def pair(name: str) -> tuple[str, torch.nn.Module, torch.nn.Module]:
     return source, reference, ours
 
 
-def bench(name: str, batch_size: int, rounds: int) -> dict:
+def bench(name: str, batch_size: int, rounds: int, compiled: bool = False) -> dict:
     source, reference, ours = pair(name)
     size = inception_zoo.model_info(name).input_size[-1]
     x = torch.randn(batch_size, 3, size, size)
@@ -66,6 +67,11 @@ def bench(name: str, batch_size: int, rounds: int) -> dict:
         f"{source} channels_last": lambda: reference_cl(x_cl),
         "ours optimised": lambda: fast(x),
     }
+    if compiled:  # inductor with freezing on both sides; ours through the library's own switch
+        reference_c = torch.compile(copy.deepcopy(reference_cl), options={"freezing": True})
+        fast_c = inception_zoo.optimize_for_inference(ours, compile=True)
+        variants[f"{source} compiled"] = lambda: reference_c(x_cl)
+        variants["ours compiled"] = lambda: fast_c(x)
     with torch.inference_mode():
         expected = reference(x)
         for label, run in variants.items():
@@ -82,8 +88,9 @@ def bench(name: str, batch_size: int, rounds: int) -> dict:
     row = {"model": name, "batch": batch_size, "reference": source}
     for label, ts in times.items():
         row[label] = batch_size / statistics.median(ts)
-        if label != "ours optimised":
-            ratios = [t_ref / t_ours for t_ref, t_ours in zip(ts, ours_t, strict=True)]
+        if label not in ("ours optimised", "ours compiled"):
+            mine = times["ours compiled"] if label.endswith("compiled") else ours_t
+            ratios = [t_ref / t_ours for t_ref, t_ours in zip(ts, mine, strict=True)]
             row[f"vs {label}"] = (statistics.median(ratios), min(ratios), max(ratios))
     return row
 
@@ -93,11 +100,12 @@ def main() -> None:
     parser.add_argument("--models", nargs="+", default=list(REFERENCES), choices=list(REFERENCES))
     parser.add_argument("--batch-sizes", nargs="+", type=int, default=[8, 1])
     parser.add_argument("--rounds", type=int, default=7)
+    parser.add_argument("--compile", action="store_true", help="add both sides compiled (minutes per network)")
     parser.add_argument("--markdown", action="store_true")
     args = parser.parse_args()
     torch.manual_seed(0)
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, rounds {args.rounds}", file=sys.stderr)
-    rows = [bench(name, b, args.rounds) for name in args.models for b in args.batch_sizes]
+    rows = [bench(name, b, args.rounds, args.compile) for name in args.models for b in args.batch_sizes]
     header = [
         "network",
         "batch",
@@ -106,6 +114,7 @@ def main() -> None:
         "ours img/s",
         "ours / ref.",
         "ours / ref. CL",
+        *(["ref. compiled img/s", "ours compiled img/s", "ours / ref. (both compiled)"] if args.compile else []),
     ]
     if args.markdown:
         print("| " + " | ".join(header) + " |")
@@ -122,6 +131,10 @@ def main() -> None:
             f"{vs[0]:.2f}x ({vs[1]:.2f}-{vs[2]:.2f})",
             f"{vs_cl[0]:.2f}x ({vs_cl[1]:.2f}-{vs_cl[2]:.2f})",
         ]
+        if args.compile:
+            vs_c = row[f"vs {ref} compiled"]
+            cells += [f"{row[ref + ' compiled']:.1f}", f"{row['ours compiled']:.1f}",
+                      f"{vs_c[0]:.2f}x ({vs_c[1]:.2f}-{vs_c[2]:.2f})"]  # fmt: skip
         print("| " + " | ".join(cells) + " |" if args.markdown else "  ".join(cells), flush=True)
 
 

@@ -178,4 +178,5 @@ def optimize_for_inference(model: nn.Module, *, compile: bool = False) -> nn.Mod
     merge_sibling_1x1_convs(fast)
     fast = fast.to(memory_format=torch.channels_last)
     fast.register_forward_pre_hook(lambda _, args: (args[0].contiguous(memory_format=torch.channels_last), *args[1:]))
-    return torch.compile(fast) if compile else fast
+    # Freezing lets inductor treat the weights as constants (it applies under no_grad / inference_mode).
+    return torch.compile(fast, options={"freezing": True}) if compile else fast
