@@ -55,6 +55,17 @@ def pair(name: str) -> tuple[str, torch.nn.Module, torch.nn.Module]:
     return source, reference, ours
 
 
+def alternate(variants: dict, rounds: int) -> dict[str, list[float]]:
+    """Seconds per call of each variant, the variants taking turns in every round."""
+    times: dict[str, list[float]] = {label: [] for label in variants}
+    for _ in range(rounds):
+        for label, run in variants.items():
+            start = time.perf_counter()
+            run()
+            times[label].append(time.perf_counter() - start)
+    return times
+
+
 def bench(name: str, batch_size: int, rounds: int, compiled: bool = False) -> dict:
     source, reference, ours = pair(name)
     size = inception_zoo.model_info(name).input_size[-1]
@@ -78,12 +89,7 @@ def bench(name: str, batch_size: int, rounds: int, compiled: bool = False) -> di
             error = max_relative_error(run(), expected)
             if error > 1e-4:
                 raise RuntimeError(f"{name}: {label} disagrees with the reference (max relative error {error:.1e})")
-        times: dict[str, list[float]] = {label: [] for label in variants}
-        for _ in range(rounds):
-            for label, run in variants.items():
-                start = time.perf_counter()
-                run()
-                times[label].append(time.perf_counter() - start)
+        times = alternate(variants, rounds)
     ours_t = times["ours optimised"]
     row = {"model": name, "batch": batch_size, "reference": source}
     for label, ts in times.items():

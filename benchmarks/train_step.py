@@ -17,11 +17,12 @@ import contextlib
 import copy
 import statistics
 import sys
-import time
 
 import torch
 import torch.nn.functional as F
-from inference import REFERENCES, max_relative_error, pair  # the same pairs of models, same weights
+from inference import REFERENCES, alternate, max_relative_error, pair  # the same pairs of models, same weights
+
+import inception_zoo
 
 
 def step_fn(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, *, channels_last: bool, bf16: bool):
@@ -49,7 +50,7 @@ def bench(name: str, batch_size: int, rounds: int, bf16: bool) -> dict:
         reference.aux_logits = False
         if hasattr(reference, "AuxLogits"):
             reference.AuxLogits = None
-    size = inception_size(name)
+    size = inception_zoo.model_info(name).input_size[-1]
     gen = torch.Generator().manual_seed(0)
     x = torch.randn(batch_size, 3, size, size, generator=gen)
     y = torch.randint(0, 1000, (batch_size,), generator=gen)
@@ -67,24 +68,13 @@ def bench(name: str, batch_size: int, rounds: int, bf16: bool) -> dict:
         raise RuntimeError(f"{name}: ours disagrees with the reference (max relative error {error:.1e})")
     for run in variants.values():  # warm-up
         run()
-    times: dict[str, list[float]] = {label: [] for label in variants}
-    for _ in range(rounds):
-        for label, run in variants.items():
-            start = time.perf_counter()
-            run()
-            times[label].append(time.perf_counter() - start)
+    times = alternate(variants, rounds)
     row = {"model": name, "reference": source}
     for label, ts in times.items():
         row[label] = batch_size / statistics.median(ts)
         ratios = [t_ref / t for t_ref, t in zip(times[source], ts, strict=True)]
         row[f"{label} ratio"] = (statistics.median(ratios), min(ratios), max(ratios))
     return row
-
-
-def inception_size(name: str) -> int:
-    import inception_zoo
-
-    return inception_zoo.model_info(name).input_size[-1]
 
 
 def main() -> None:
