@@ -9,7 +9,7 @@
 from .data import transforms_for
 from .losses import inception_loss
 from .models import InceptionNet, ModelInfo, TrainOutput, create_model, list_models, model_info
-from .optimize import optimize_for_inference
+from .optimize import optimize_for_inference, quantize_int8
 from .weights import load_model, save_weights
 
 __all__ = [
@@ -22,6 +22,7 @@ __all__ = [
     "load_model",
     "model_info",
     "optimize_for_inference",
+    "quantize_int8",
     "save_weights",
     "transforms_for",
 ]

@@ -227,6 +227,68 @@ def cmd_export(args: argparse.Namespace) -> int:
     return 0
 
 
+def _spread(count: int, limit: int) -> range:
+    """At most ``limit`` indices spread evenly over ``range(count)``."""
+    return range(0, count, max(1, -(-count // limit)))
+
+
+def _images_for(model, paths: list[str], limit: int):
+    """Up to ``limit`` image files under ``paths`` with the model's eval preprocessing, as one batch."""
+    import torch
+
+    from .data.transforms import transforms_for
+    from .predict import expand_images, read_image
+
+    files, transform, images = expand_images(paths), transforms_for(model), []
+    for path in (files[i] for i in _spread(len(files), limit)):
+        try:
+            images.append(read_image(path, transform))
+        except ValueError as e:
+            print(f"skipped {path}: {e}", file=sys.stderr)
+    if not images:
+        raise ValueError(f"no readable images in {', '.join(paths)}")
+    return torch.stack(images)
+
+
+def cmd_quantize(args: argparse.Namespace) -> int:
+    import torch
+
+    from .optimize import QuantizationTooLossy, quantize_int8
+
+    model = _model_from(args)
+    if args.dataset:
+        from torch.utils.data import Subset
+
+        from .data.datasets import load_datasets
+        from .data.transforms import transforms_for
+
+        transform = transforms_for(model)
+        train, val, _ = load_datasets(
+            dataset=args.dataset, train_transform=transform, val_transform=transform,
+            image_size=model.preprocessing.input_size[-1],
+        )  # fmt: skip
+        calibration, check = (
+            torch.stack([image for image, _ in Subset(d, _spread(len(d), args.max_images))]) for d in (train, val)
+        )
+    elif args.calibration:
+        calibration = _images_for(model, args.calibration, args.max_images)
+        check = _images_for(model, args.check, args.max_images) if args.check else None
+    else:
+        raise ValueError("pass --calibration IMAGES_OR_FOLDERS (images like the ones the model will see) or --dataset")
+    output = args.output or f"{model.name}.int8.onnx"
+    try:
+        report = quantize_int8(
+            model, output, calibration=calibration.split(args.batch_size), check=check, min_sqnr_db=args.min_sqnr
+        )
+    except QuantizationTooLossy as e:
+        print(f"inception-zoo: {e}", file=sys.stderr)
+        return 1
+    on = "the calibration images" if check is None else f"{report.check_images} held-out images"
+    print(f"{report.path}: int8 (ONNX Runtime QDQ), calibrated on {report.calibration_images} images")
+    print(f"  against fp32 on {on}: SQNR {report.sqnr_db:.1f} dB, top-1 agreement {report.top1_agreement:.1%}")
+    return 0
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
@@ -299,6 +361,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--output", help="the file to write (default: <model>.onnx or <model>.pt2)")
     p.add_argument("--static-size", action="store_true", help="fix height and width (the batch stays dynamic)")
     p.set_defaults(run=cmd_export)
+
+    p = sub.add_parser("quantize", help="int8 ONNX (ONNX Runtime), calibrated on images, checked against fp32")
+    _add_model_options(p)
+    images = p.add_mutually_exclusive_group()
+    images.add_argument("--calibration", nargs="+", help="image files or folders like the ones the model will see")
+    images.add_argument("--dataset", choices=["cifar10", "cifar100", "digits"], help="calibrate on train, check on val")
+    p.add_argument("--check", nargs="+", help="held-out images to measure agreement on (default: the calibration)")
+    p.add_argument("--max-images", type=int, default=256, help="at most this many images each (spread evenly)")
+    p.add_argument("--batch-size", type=int, default=16)
+    p.add_argument("--min-sqnr", type=float, default=20.0, help="refuse a model whose logits' SQNR (dB) is lower")
+    p.add_argument("--output", help="the file to write (default: <model>.int8.onnx)")
+    p.set_defaults(run=cmd_quantize)
 
     from .train import RECIPES
 

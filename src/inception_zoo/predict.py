@@ -13,7 +13,7 @@ from torch import nn
 
 from .data.transforms import transforms_for
 
-__all__ = ["IMAGE_SUFFIXES", "Prediction", "expand_images", "predict"]
+__all__ = ["IMAGE_SUFFIXES", "Prediction", "expand_images", "predict", "read_image"]
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp", ".tif", ".tiff"}
 
@@ -36,6 +36,15 @@ def expand_images(paths: Iterable[str | os.PathLike]) -> list[Path]:
         else:
             found.append(path)
     return found
+
+
+def read_image(path: str | os.PathLike, transform) -> torch.Tensor:
+    """One image file through ``transform``; ``ValueError`` saying why when it cannot be read."""
+    try:
+        with Image.open(path) as image:
+            return transform(image.convert("RGB"))
+    except (OSError, UnidentifiedImageError, ValueError) as e:
+        raise ValueError(f"cannot read this image: {e}") from e
 
 
 def _batches(items: list, size: int) -> Iterator[list]:
@@ -63,10 +72,9 @@ def predict(
     readable: list[tuple[Prediction, torch.Tensor]] = []
     for result in results:
         try:
-            with Image.open(result.path) as image:
-                readable.append((result, transform(image.convert("RGB"))))
-        except (OSError, UnidentifiedImageError, ValueError) as e:
-            result.error = f"cannot read this image: {e}"
+            readable.append((result, read_image(result.path, transform)))
+        except ValueError as e:
+            result.error = str(e)
     for batch in _batches(readable, batch_size):
         probabilities = model(torch.stack([tensor for _, tensor in batch])).softmax(dim=1)
         scores, indices = probabilities.topk(min(topk, probabilities.shape[1]), dim=1)
