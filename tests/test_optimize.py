@@ -47,3 +47,24 @@ def test_average_pool_branches_join_the_merged_conv():
     # Mixed_5b-5d, 6b-6e, 7b-7c: each pool branch now pools the output of the merged 1x1 conv.
     assert sum(len(m.pools) for m in merged) == 9
     assert not any(isinstance(m, torch.nn.AvgPool2d) for b in merged for m in b.others.modules())
+
+
+@pytest.mark.parametrize("dtype", [torch.bfloat16, torch.float16])
+def test_reduced_precision_computes_in_it_and_answers_in_the_callers_dtype(dtype):
+    torch.manual_seed(0)
+    model = randomize_batchnorm(create_model("googlenet_cifar"))
+    fast = optimize_for_inference(model, dtype=dtype)
+    assert {p.dtype for p in fast.parameters()} == {dtype}
+    assert fast.name == "googlenet_cifar"  # the network's attributes are still there
+    x = torch.randn(4, 3, 32, 32)
+    with torch.no_grad():
+        got, expected = fast(x), model.eval()(x)
+    assert got.dtype == torch.float32
+    # Rounding to 8 or 11 significant bits, not a different function: the top-1 classes agree.
+    assert 1e-5 < max_relative_error(got, expected) < 0.1
+    assert torch.equal(got.argmax(1), expected.argmax(1))
+
+
+def test_unsupported_dtype_is_refused():
+    with pytest.raises(ValueError, match="bfloat16"):
+        optimize_for_inference(create_model("googlenet_cifar"), dtype=torch.int8)

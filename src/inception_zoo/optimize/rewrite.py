@@ -164,19 +164,56 @@ def merge_sibling_1x1_convs(model: nn.Module) -> nn.Module:
     return model
 
 
-def optimize_for_inference(model: nn.Module, *, compile: bool = False) -> nn.Module:
+INFERENCE_DTYPES = (torch.float32, torch.bfloat16, torch.float16)
+
+
+def optimize_for_inference(model: nn.Module, *, compile: bool = False, dtype: torch.dtype | None = None) -> nn.Module:
     """A copy of ``model`` for inference, with the same outputs: affines folded into convs, sibling
     1x1 convs merged, channels_last memory format (NCHW input is still accepted); ``compile=True``
-    adds ``torch.compile``.
+    adds ``torch.compile`` (inductor with freezing; on a GPU also CUDA graphs).
+
+    ``dtype`` (``torch.bfloat16`` or ``torch.float16``) computes in that precision after folding
+    in fp32; inputs are cast to it and the logits cast back to the input's dtype, so callers see
+    no difference but the rounding (relative error about 1e-2 instead of 1e-6). It pays off on
+    GPUs and on CPUs with native bf16 (AMX, AVX512-BF16); elsewhere it is slower than fp32.
 
     Example:
         >>> fast = optimize_for_inference(create_model("inception_v3", weights=True))
         >>> fast(images)  # same logits as the original, to float rounding
     """
+    if dtype not in (None, *INFERENCE_DTYPES):
+        raise ValueError(f"dtype must be one of {', '.join(map(str, INFERENCE_DTYPES))} (or None), got {dtype}")
     fast = copy.deepcopy(model).eval()
     fold_affine_into_convs(fast)
     merge_sibling_1x1_convs(fast)
     fast = fast.to(memory_format=torch.channels_last)
-    fast.register_forward_pre_hook(lambda _, args: (args[0].contiguous(memory_format=torch.channels_last), *args[1:]))
+    if dtype is None or dtype == torch.float32:
+        fast.register_forward_pre_hook(lambda _, args: (_channels_last(args[0]), *args[1:]))
+    else:
+        fast = _ComputeIn(fast.to(dtype), dtype)
+    if not compile:
+        return fast
     # Freezing lets inductor treat the weights as constants (it applies under no_grad / inference_mode).
-    return torch.compile(fast, options={"freezing": True}) if compile else fast
+    on_gpu = next(fast.parameters()).is_cuda
+    return torch.compile(fast, options={"freezing": True, "triton.cudagraphs": on_gpu})
+
+
+def _channels_last(x: torch.Tensor) -> torch.Tensor:
+    return x.contiguous(memory_format=torch.channels_last)
+
+
+class _ComputeIn(nn.Module):
+    """Runs ``model`` in ``dtype`` and hands back logits in the caller's dtype."""
+
+    def __init__(self, model: nn.Module, dtype: torch.dtype):
+        super().__init__()
+        self.model, self.dtype = model, dtype
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.model(_channels_last(x.to(self.dtype))).to(x.dtype)
+
+    def __getattr__(self, name: str):  # the wrapped model's attributes (name, preprocessing, labels...)
+        try:
+            return super().__getattr__(name)
+        except AttributeError:
+            return getattr(self._modules["model"], name)
