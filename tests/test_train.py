@@ -199,16 +199,20 @@ def test_tf_rmsprop_matches_timm_rmsproptf():
     from timm.optim import RMSpropTF
 
     torch.manual_seed(0)
-    ours_p, theirs_p = torch.randn(5, 3, requires_grad=True), None
-    theirs_p = ours_p.detach().clone().requires_grad_(True)
-    ours = TFRMSprop([ours_p], lr=0.045, decay=0.9, momentum=0.9, eps=1.0)
-    theirs = RMSpropTF([theirs_p], lr=0.045, alpha=0.9, momentum=0.9, eps=1.0)
+    ours_p = [torch.randn(5, 3, requires_grad=True), torch.randn(7, requires_grad=True)]
+    theirs_p = [p.detach().clone().requires_grad_(True) for p in ours_p]
+    initial = [p.detach().clone() for p in ours_p]
+    ours = TFRMSprop([{"params": ours_p, "weight_decay": 4e-5}], lr=0.045, decay=0.9, momentum=0.9, eps=1.0)
+    theirs = RMSpropTF(theirs_p, lr=0.045, alpha=0.9, momentum=0.9, eps=1.0, weight_decay=4e-5)
     for _ in range(5):
-        grad = torch.randn(5, 3)
-        for p, opt in ((ours_p, ours), (theirs_p, theirs)):
-            p.grad = grad.clone()
+        grads = [torch.randn_like(p) for p in ours_p]
+        for params, opt in ((ours_p, ours), (theirs_p, theirs)):
+            for p, grad in zip(params, grads, strict=True):
+                p.grad = grad.clone()
             opt.step()
-    torch.testing.assert_close(ours_p, theirs_p, rtol=1e-6, atol=1e-7)
+    for a, b in zip(ours_p, theirs_p, strict=True):
+        torch.testing.assert_close(a, b, rtol=1e-6, atol=1e-7)
+    assert all((a - start).abs().min() > 0 for a, start in zip(ours_p, initial, strict=True))  # every value moved
 
 
 def test_schedules():
@@ -261,8 +265,8 @@ def test_the_train_command(tmp_path, data, capsys):
     assert len(read_csv(run / "metrics.csv")) == 2
 
 
-def test_bf16_and_channels_last_train(tmp_path, data):
-    result = train(tiny(tmp_path, epochs=1, amp="bf16", channels_last=True))
+def test_bf16_and_contiguous_nchw_train(tmp_path, data):  # channels_last is the default, tested everywhere else
+    result = train(tiny(tmp_path, epochs=1, amp="bf16", channels_last=False))
     assert result.metrics[0]["train_loss"] > 0 and (tmp_path / "run" / "model.safetensors").exists()
     with pytest.raises(ValueError, match="fp16 mixed precision needs a GPU"):
         train(tiny(tmp_path, output=str(tmp_path / "fp16"), amp="fp16", device="cpu"))

@@ -397,7 +397,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--ema-decay", type=float, help="average the weights (0: off; default: the recipe's)")
     p.add_argument("--amp", nargs="?", const="bf16", choices=["bf16", "fp16"], help="mixed precision")
     p.add_argument("--freeze-bn", action="store_true", default=None, help="keep BatchNorm as loaded (fine-tuning)")
-    p.add_argument("--channels-last", action="store_true", default=None)
+    p.add_argument("--channels-last", action=argparse.BooleanOptionalAction, help="memory format (default: on)")
     p.add_argument("--compile", action="store_true", default=None, help="torch.compile the model")
     p.add_argument("--device", help="e.g. cpu or cuda:0 (default: this process's GPU, else the CPU)")
     p.add_argument("--resume", help="a last.pt to continue from (the run's options come from it)")
