@@ -68,3 +68,12 @@ def test_reduced_precision_computes_in_it_and_answers_in_the_callers_dtype(dtype
 def test_unsupported_dtype_is_refused():
     with pytest.raises(ValueError, match="bfloat16"):
         optimize_for_inference(create_model("googlenet_cifar"), dtype=torch.int8)
+
+
+def test_compiled_model_gives_the_same_outputs():
+    torch.manual_seed(0)
+    model = randomize_batchnorm(create_model("googlenet_cifar")).eval()
+    fast = optimize_for_inference(model, compile=True)  # inductor with freezing
+    x = torch.randn(2, 3, 32, 32)
+    with torch.inference_mode():
+        assert max_relative_error(fast(x), model(x)) <= 1e-4
