@@ -23,12 +23,15 @@ import inception_zoo
 from inception_zoo.train import TFRMSprop
 
 PAIRS = {  # label: (the trainer's choice, the alternative)
-    "SGD (momentum 0.9)": (
+    "SGD (momentum 0.9), fused vs foreach": (
         lambda ps: torch.optim.SGD(ps, lr=0.1, momentum=0.9, fused=True),
         lambda ps: torch.optim.SGD(ps, lr=0.1, momentum=0.9, foreach=True),
     ),
-    "AdamW": (lambda ps: torch.optim.AdamW(ps, lr=1e-3, fused=True), lambda ps: torch.optim.AdamW(ps, lr=1e-3)),
-    "RMSProp (TensorFlow's)": (
+    "AdamW, fused vs foreach": (
+        lambda ps: torch.optim.AdamW(ps, lr=1e-3, fused=True),
+        lambda ps: torch.optim.AdamW(ps, lr=1e-3),
+    ),
+    "RMSProp (TensorFlow's), ours vs timm's `RMSpropTF`": (
         lambda ps: TFRMSprop(ps, lr=0.045, decay=0.9, momentum=0.9, eps=1.0),
         lambda ps: RMSpropTF(ps, lr=0.045, alpha=0.9, momentum=0.9, eps=1.0),
     ),

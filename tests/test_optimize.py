@@ -24,7 +24,11 @@ def test_optimized_model_gives_the_same_outputs(name):
     size = max(model.min_input_size, min(96, model_info(name).input_size[-1]))
     x = torch.randn(2, 3, size, size)  # plain NCHW input
     with torch.no_grad():
-        assert max_relative_error(fast(x), model(x)) <= 1e-4
+        expected = model(x)
+        assert max_relative_error(fast(x), expected) <= 1e-4
+        x_cl = x.contiguous(memory_format=torch.channels_last)  # reaches the network as it is
+        assert max_relative_error(fast(x_cl), expected) <= 1e-4
+    assert torch.equal(x_cl, x)  # the in-place steps never write into the caller's tensor
     after = model.state_dict()  # the original is untouched: the rewrites work on a copy
     assert before.keys() == after.keys() and all(torch.equal(before[k], after[k]) for k in before)
 
@@ -34,6 +38,11 @@ def test_what_the_rewrites_remove():
     assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in fast.modules())
     merged = [m for m in fast.modules() if type(m).__name__ == "MergedResidual"]
     assert len(merged) == 40 and all(m.scale == 1.0 for m in merged)  # scales folded into the projections
+
+
+def test_batch_norm_after_a_concatenation_folds_into_the_next_conv():
+    fast = optimize_for_inference(create_model("inception_next_tiny"))
+    assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in fast.modules())
 
 
 def test_folding_refuses_training_mode():
