@@ -68,6 +68,19 @@ def alternate(variants: dict, rounds: int) -> dict[str, list[float]]:
     return times
 
 
+class Table:
+    """Rows printed as they come, as a Markdown table or as plain columns."""
+
+    def __init__(self, header: list[str], markdown: bool):
+        self.markdown = markdown
+        self.row(header)
+        if markdown:
+            print("|" + "---|" * len(header))
+
+    def row(self, cells: list[str]) -> None:
+        print("| " + " | ".join(cells) + " |" if self.markdown else "  ".join(cells), flush=True)
+
+
 def large_conv() -> tuple[float, object]:
     """(GFLOP per call, call): a 3x3 conv, 256 -> 256 channels on 8 x 28 x 28, channels_last."""
     conv = torch.nn.Conv2d(256, 256, 3, padding=1).eval().to(memory_format=torch.channels_last)
@@ -135,9 +148,7 @@ def main() -> None:
         "ours GFLOP/s (share of a large conv's)",
         *(["ref. compiled img/s", "ours compiled img/s", "ours / ref. (both compiled)"] if args.compile else []),
     ]
-    if args.markdown:
-        print("| " + " | ".join(header) + " |")
-        print("|" + "---|" * len(header))
+    table = Table(header, args.markdown)
     for row in rows:
         ref = row["reference"]
         vs, vs_cl = row[f"vs {ref}"], row[f"vs {ref} channels_last"]
@@ -155,7 +166,7 @@ def main() -> None:
             vs_c = row[f"vs {ref} compiled"]
             cells += [f"{row[ref + ' compiled']:.1f}", f"{row['ours compiled']:.1f}",
                       f"{vs_c[0]:.2f}x ({vs_c[1]:.2f}-{vs_c[2]:.2f})"]  # fmt: skip
-        print("| " + " | ".join(cells) + " |" if args.markdown else "  ".join(cells), flush=True)
+        table.row(cells)
 
 
 if __name__ == "__main__":

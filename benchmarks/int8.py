@@ -26,7 +26,7 @@ from sklearn.datasets import load_sample_images
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
-from inference import REFERENCES, alternate  # noqa: E402
+from inference import REFERENCES, Table, alternate  # noqa: E402
 
 import inception_zoo  # noqa: E402
 from conftest import randomize_batchnorm  # noqa: E402
@@ -89,9 +89,7 @@ def main() -> None:
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, rounds {args.rounds}", file=sys.stderr)
     header = ["network", "ours fp32 img/s", "ORT fp32 img/s", "ORT int8 img/s", "int8 / ours fp32",
               "SQNR (dB)", "top-1 agreement"]  # fmt: skip
-    if args.markdown:
-        print("| " + " | ".join(header) + " |")
-        print("|" + "---|" * len(header))
+    table = Table(header, args.markdown)
     for name in args.models:
         row = bench(name, args.batch_size, args.rounds)
         ratio = row["ratio"]
@@ -104,7 +102,7 @@ def main() -> None:
             f"{row['sqnr']:.1f}",
             f"{row['agreement']:.0%}",
         ]
-        print("| " + " | ".join(cells) + " |" if args.markdown else "  ".join(cells), flush=True)
+        table.row(cells)
 
 
 if __name__ == "__main__":

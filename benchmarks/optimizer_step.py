@@ -16,7 +16,7 @@ import statistics
 import sys
 
 import torch
-from inference import alternate
+from inference import Table, alternate
 from timm.optim import RMSpropTF
 
 import inception_zoo
@@ -59,9 +59,7 @@ def main() -> None:
         return optimizer.step
 
     header = ["optimizer", "trainer's choice (ms)", "alternative (ms)", "alternative / choice"]
-    if args.markdown:
-        print("| " + " | ".join(header) + " |")
-        print("|" + "---|" * len(header))
+    table = Table(header, args.markdown)
     for label, (choice, alternative) in PAIRS.items():
         times = alternate({"choice": update(choice), "alternative": update(alternative)}, args.rounds)
         ratios = [a / c for a, c in zip(times["alternative"], times["choice"], strict=True)]
@@ -71,7 +69,7 @@ def main() -> None:
             f"{statistics.median(times['alternative']) * 1e3:.0f}",
             f"{statistics.median(ratios):.2f}x ({min(ratios):.2f}-{max(ratios):.2f})",
         ]
-        print("| " + " | ".join(cells) + " |" if args.markdown else "  ".join(cells), flush=True)
+        table.row(cells)
 
 
 if __name__ == "__main__":

@@ -20,7 +20,7 @@ import sys
 
 import torch
 import torch.nn.functional as F
-from inference import REFERENCES, alternate, max_relative_error, pair  # the same pairs of models, same weights
+from inference import REFERENCES, Table, alternate, max_relative_error, pair  # the same pairs of models, same weights
 
 import inception_zoo
 
@@ -89,9 +89,7 @@ def main() -> None:
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, rounds {args.rounds}", file=sys.stderr)
     labels = ["CL", "ours", "ours CL", *(["ours CL bf16"] if args.bf16 else [])]
     header = ["network", "ref. img/s", *(f"{label} / ref." for label in labels)]
-    if args.markdown:
-        print("| " + " | ".join(header) + " |")
-        print("|" + "---|" * len(header))
+    table = Table(header, args.markdown)
     for name in args.models:
         row = bench(name, args.batch_size, args.rounds, args.bf16)
         ref = row["reference"]
@@ -100,7 +98,7 @@ def main() -> None:
             key = f"{ref} CL" if label == "CL" else label
             median, low, high = row[f"{key} ratio"]
             cells.append(f"{median:.2f}x ({low:.2f}-{high:.2f})")
-        print("| " + " | ".join(cells) + " |" if args.markdown else "  ".join(cells), flush=True)
+        table.row(cells)
 
 
 if __name__ == "__main__":

@@ -67,7 +67,7 @@ class TrainConfig:
     ema_decay: float | None = None  # default: the recipe's; 0 turns it off
     amp: str | None = None  # "bf16", or "fp16" (GPU, with a gradient scaler)
     freeze_bn: bool = False  # keep BatchNorm's statistics and affine terms as loaded (fine-tuning, small batches)
-    channels_last: bool = True  # faster on every network we timed (CPU: 1.05-1.5x a training step)
+    channels_last: bool = True  # faster on every network timed (CPU: 1.05-1.3x a training step)
     compile: bool = False
     device: str | None = None  # default: this process's GPU, else the CPU
     resume: str | None = None  # a last.pt to continue from
