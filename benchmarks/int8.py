@@ -6,9 +6,10 @@ Each network gets random weights and BatchNorm statistics (no weights can be dow
 is quantised by ``quantize_int8`` with 16 calibration images cut from scikit-learn's two sample
 photographs; agreement with fp32 (logit SQNR, top-1) is measured on 16 other crops. Rounds then
 alternate between our fp32 model after ``optimize_for_inference``, ONNX Runtime running the fp32
-export, and ONNX Runtime running the int8 file. Reported: median images/s and the ratio int8 / our
-fp32 per round as median (min-max). Random networks' logits are close together, so their top-1
-agreement understates a trained network's (README: a trained one, measured on digits).
+export, and ONNX Runtime running the int8 file (both through ``OnnxModel``, as predict and serve
+run them). Reported: median images/s and the ratio int8 / our fp32 per round as median (min-max).
+Random networks' logits are close together, so their top-1 agreement understates a trained
+network's (README: a trained one, measured on digits).
 """
 
 from __future__ import annotations
@@ -32,7 +33,8 @@ import inception_zoo  # noqa: E402
 from conftest import randomize_batchnorm  # noqa: E402
 from inception_zoo.data.transforms import to_normalized_tensor  # noqa: E402
 from inception_zoo.export import export  # noqa: E402
-from inception_zoo.optimize import int8_session, quantize_int8  # noqa: E402
+from inception_zoo.optimize import quantize_int8  # noqa: E402
+from inception_zoo.runtime import OnnxModel  # noqa: E402
 
 
 def photo_crops(model, count: int, offset: int) -> torch.Tensor:
@@ -56,14 +58,13 @@ def bench(name: str, batch_size: int, rounds: int) -> dict:
         warnings.simplefilter("ignore")
         report = quantize_int8(model, Path(work) / "int8.onnx", calibration=calibration.split(8), check=check)
         export(model, Path(work) / "fp32.onnx")
-        int8, fp32 = int8_session(report.path), int8_session(Path(work) / "fp32.onnx")
+        int8, fp32 = OnnxModel(report.path), OnnxModel(Path(work) / "fp32.onnx")  # as predict and serve run them
     fast = inception_zoo.optimize_for_inference(model)
     x = photo_crops(model, batch_size, 32)
-    feed = {"images": x.numpy()}
     variants = {
         "ours fp32": lambda: fast(x),
-        "onnxruntime fp32": lambda: fp32.run(None, feed),
-        "onnxruntime int8": lambda: int8.run(None, feed),
+        "onnxruntime fp32": lambda: fp32(x),
+        "onnxruntime int8": lambda: int8(x),
     }
     with torch.inference_mode():
         for run in variants.values():

@@ -16,7 +16,8 @@ from inception_zoo import create_model, save_weights
 from inception_zoo.cli import main
 from inception_zoo.data.datasets import DigitsDataset
 from inception_zoo.data.transforms import transforms_for
-from inception_zoo.optimize import int8_session, quantize_int8
+from inception_zoo.optimize import quantize_int8
+from inception_zoo.runtime import onnx_session
 
 NAME = "googlenet_cifar"
 
@@ -34,7 +35,7 @@ def test_int8_file_is_quantized_measured_and_labelled(tmp_path):
 
     assert (report.calibration_images, report.check_images) == (32, 24)
     # The report's figures are what the written file computes.
-    got = int8_session(report.path).run(None, {"images": check.numpy()})[0]
+    got = onnx_session(report.path).run(None, {"images": check.numpy()})[0]
     with torch.inference_mode():
         expected = model(check).numpy()
     sqnr = 10 * math.log10(np.sum(expected**2) / np.sum((got - expected) ** 2))

@@ -82,21 +82,27 @@ def cmd_weights(args: argparse.Namespace) -> int:
     return 0
 
 
-def _model_from(args: argparse.Namespace):
-    """``--model NAME [--weights W]`` (default: the network's published weights) or ``--weights FILE`` of ours."""
+def _model_from(args: argparse.Namespace, *, onnx: bool = False):
+    """``--model NAME [--weights W]`` (default: the network's published weights) or ``--weights FILE`` of ours
+    (with ``onnx``, also an exported or int8 ``.onnx`` file, run by ONNX Runtime)."""
     from .models import create_model
     from .weights import load_model
 
     if args.model:
         return create_model(args.model, weights=args.weights if args.weights else True)
     if args.weights:
+        if args.weights.endswith(".onnx") and not onnx:
+            raise ValueError(f"{args.command} needs the network's weights (.safetensors), not an ONNX file")
         return load_model(args.weights)
     raise ValueError("pass --model NAME (with its default weights, or --weights), or --weights FILE of ours")
 
 
 def _add_model_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--model", help="a network; with no --weights, its default published weights")
-    p.add_argument("--weights", help="a weight tag or checkpoint file (alone: one of our .safetensors files)")
+    p.add_argument(
+        "--weights", help="a weight tag or checkpoint file (alone: one of our .safetensors files, or for predict "
+        "and serve an .onnx file from export or quantize)",
+    )  # fmt: skip
 
 
 def cmd_predict(args: argparse.Namespace) -> int:
@@ -104,7 +110,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
 
     from .predict import predict
 
-    model = _model_from(args)
+    model = _model_from(args, onnx=True)
     results = predict(model, args.images, topk=args.topk, batch_size=args.batch_size)
     if not results:
         raise ValueError(f"no images found in {', '.join(args.images)}")
@@ -294,7 +300,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     from .serve import Limits, create_app
 
-    model = _model_from(args)
+    model = _model_from(args, onnx=True)
     limits = Limits(
         max_bytes=args.max_bytes, max_pixels=args.max_pixels, max_batch_size=args.max_batch_size,
         max_wait_ms=args.max_wait_ms,
@@ -409,7 +415,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(run=cmd_recipes)
 
     p = sub.add_parser("eval", help="top-1/top-5, loss, per-class accuracy and a confusion matrix")
-    p.add_argument("--weights", required=True, help="one of our .safetensors files (e.g. a run's model.safetensors)")
+    p.add_argument(
+        "--weights", required=True, help="one of our .safetensors or .onnx files (a run's model.safetensors)"
+    )
     data = p.add_mutually_exclusive_group(required=True)
     data.add_argument("--data", help="a folder of class folders (or one with val/ inside)")
     data.add_argument("--dataset", choices=["cifar10", "cifar100", "digits"], help="a named data set's val split")

@@ -100,6 +100,7 @@ def create_app(model: nn.Module, limits: Limits = Limits(), *, optimize: bool = 
     """The service for ``model`` (its own preprocessing and labels); run it with uvicorn.
 
     ``optimize`` serves ``optimize_for_inference(model)``: the same outputs, about 1.1-2x faster on a CPU.
+    An ``OnnxModel`` (an exported or int8 file) is served as it is, by ONNX Runtime.
 
     Example:
         >>> app = create_app(load_model("run/model.safetensors"))
@@ -108,7 +109,9 @@ def create_app(model: nn.Module, limits: Limits = Limits(), *, optimize: bool = 
     model.eval()
     transform = transforms_for(model)
     labels = getattr(model, "labels", None) or [str(i) for i in range(model.num_classes)]
-    if optimize:
+    from .runtime import OnnxModel
+
+    if optimize and not isinstance(model, OnnxModel):
         from .optimize import optimize_for_inference
 
         batcher = _Batcher(optimize_for_inference(model), limits)
@@ -144,6 +147,8 @@ def create_app(model: nn.Module, limits: Limits = Limits(), *, optimize: bool = 
             "preprocessing": dataclasses.asdict(preprocessing_of(model)),
             "limits": dataclasses.asdict(limits),
             "provenance": getattr(model, "provenance", {}),
+            "runtime": "onnxruntime" if isinstance(model, OnnxModel) else "torch",
+            "quantization": getattr(model, "quantization", None),
             "served": {"batches": batcher.batches, "images": batcher.images},
         }
 

@@ -91,9 +91,14 @@ def save_weights(model: nn.Module, path: str | os.PathLike) -> Path:
 
 def load_model(path: str | os.PathLike) -> nn.Module:
     """Rebuild a model from a file written by ``save_weights``: same network, options, weights,
-    preprocessing and labels, so the same outputs."""
+    preprocessing and labels, so the same outputs. An ``.onnx`` file of ours (from ``export`` or
+    ``quantize_int8``) comes back as an ``OnnxModel``, run by ONNX Runtime."""
     from .models import create_model
 
+    if Path(path).suffix == ".onnx":
+        from .runtime import OnnxModel
+
+        return OnnxModel(path)
     metadata = read_metadata(path)
     if metadata.get("format") != FORMAT:
         raise ValueError(

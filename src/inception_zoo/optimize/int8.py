@@ -32,8 +32,9 @@ import torch
 from torch import nn
 
 from ..export import export, export_metadata
+from ..runtime import onnx_session
 
-__all__ = ["Int8Report", "QuantizationTooLossy", "int8_session", "quantize_int8"]
+__all__ = ["Int8Report", "QuantizationTooLossy", "quantize_int8"]
 
 
 class QuantizationTooLossy(RuntimeError):
@@ -47,21 +48,6 @@ class Int8Report:
     check_images: int
     sqnr_db: float  # 10 log10(|fp32 logits|^2 / |int8 - fp32 logits|^2) over the check images
     top1_agreement: float  # share of check images whose top-1 class int8 and fp32 agree on
-
-
-def int8_session(path: str | os.PathLike, threads: int | None = None):
-    """An ONNX Runtime session for a quantised (or any) ONNX file, using ``threads`` (default: torch's).
-
-    Its threads do not spin after a call: spinning holds the cores that the caller's next work
-    (torch, image decoding) needs; on 2 cores it halved the speed of a torch model run next.
-    """
-    import onnxruntime
-
-    options = onnxruntime.SessionOptions()
-    options.intra_op_num_threads = threads or torch.get_num_threads()
-    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-    options.log_severity_level = 3
-    return onnxruntime.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
 
 
 def _batches(images: torch.Tensor | Iterable[torch.Tensor], what: str) -> list[np.ndarray]:
@@ -94,7 +80,7 @@ def quantize_int8(
 
     Example:
         >>> report = quantize_int8(model, "googlenet.int8.onnx", calibration=images[:64], check=images[64:])
-        >>> session = int8_session(report.path); logits = session.run(None, {"images": batch.numpy()})[0]
+        >>> logits = OnnxModel(report.path)(batch)  # or inception-zoo predict --weights googlenet.int8.onnx
     """
     import onnx
     from onnxruntime.quantization import (
@@ -135,7 +121,7 @@ def quantize_int8(
             calibrate_method=CalibrationMethod.MinMax,
             reduce_range=reduce_range,
         )
-        session = int8_session(quantized)
+        session = onnx_session(quantized)
         with torch.inference_mode():
             expected = np.concatenate([model(torch.from_numpy(b)).numpy() for b in check_batches])
         got = np.concatenate([session.run(None, {"images": b})[0] for b in check_batches])
