@@ -45,6 +45,37 @@ def test_batch_norm_after_a_concatenation_folds_into_the_next_conv():
     assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in fast.modules())
 
 
+def test_activations_after_convs_run_inside_them():
+    from inception_zoo.models.inception_next import ConvMlp
+    from inception_zoo.optimize.rewrite import ConvAct
+
+    fast = optimize_for_inference(create_model("inception_v3"))
+    fused = [m for m in fast.modules() if isinstance(m, ConvAct)]
+    assert len(fused) == 59 and all(m.post_op == ("relu", "") for m in fused)
+    for module in fast.modules():  # no ReLU is left directly after a conv
+        if isinstance(module, torch.nn.Sequential):
+            kinds = [type(m) for m in module if not isinstance(m, torch.nn.Identity)]
+            assert (torch.nn.Conv2d, torch.nn.ReLU) not in zip(kinds, kinds[1:], strict=False)
+    fast = optimize_for_inference(create_model("inception_next_atto"))
+    mlps = [m for m in fast.modules() if isinstance(m, ConvMlp)]
+    assert mlps and all(isinstance(m.fc1, ConvAct) and m.fc1.post_op == ("gelu", "none") for m in mlps)
+
+
+def test_fused_convs_fall_back_where_onednn_cannot_run_them():
+    torch.manual_seed(0)
+    model = randomize_batchnorm(create_model("googlenet_cifar")).eval()
+    fast = optimize_for_inference(model)
+    x = torch.randn(2, 3, 32, 32)
+    with torch.no_grad():
+        expected = model(x)
+    fast.requires_grad_(True)  # autograd: the two steps, which it can differentiate
+    out = fast(x)
+    out.sum().backward()
+    assert max_relative_error(out.detach(), expected) <= 1e-4
+    fused = [m for n, m in fast.named_modules() if type(m).__name__ == "ConvAct" and "aux" not in n]
+    assert fused and all(m.conv.weight.grad is not None for m in fused)  # the side classifiers sit out eval
+
+
 def test_folding_refuses_training_mode():
     with pytest.raises(ValueError, match="eval mode"):
         fold_affine_into_convs(create_model("googlenet").train())

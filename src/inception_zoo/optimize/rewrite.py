@@ -7,10 +7,12 @@
 - ``merge_sibling_1x1_convs``: the 1x1 convs that open several branches of one Inception module
   read the same input; one conv with their filters stacked does their work in one pass (the
   average-pool branch's 1x1 too, with the pool moved after it).
-- ``optimize_for_inference``: both, on a copy, in eval mode, with channels_last memory format;
-  elementwise steps (InceptionNeXt's GELU, residual additions, biases) write into the tensor they
-  read when nothing else reads it: on the CPU the page faults of a fresh output buffer can cost
-  more than the arithmetic.
+- ``fuse_conv_activations``: a ReLU or GELU right after a conv runs inside it, as oneDNN applies
+  it while the conv writes its output (CPU, fp32): one pass over memory instead of two.
+- ``optimize_for_inference``: all three, on a copy, in eval mode, with channels_last memory format;
+  elementwise steps (residual additions, biases) write into the tensor they read when nothing
+  else reads it: on the CPU the page faults of a fresh output buffer can cost more than the
+  arithmetic.
 
 Each is exact up to float rounding (tested: max relative error <= 1e-4 on every registered network).
 """
@@ -24,7 +26,13 @@ from torch import nn
 
 from ..layers import Branches, ConvNormAct, InceptionResidual, LayerScale, Residual, SplitBranches
 
-__all__ = ["fold_affine_into_convs", "merge_sibling_1x1_convs", "optimize_for_inference"]
+__all__ = [
+    "ConvAct",
+    "fold_affine_into_convs",
+    "fuse_conv_activations",
+    "merge_sibling_1x1_convs",
+    "optimize_for_inference",
+]
 
 
 def _ends_with_conv(module: nn.Module) -> nn.Conv2d | None:
@@ -207,13 +215,88 @@ def merge_sibling_1x1_convs(model: nn.Module) -> nn.Module:
     return model
 
 
+class ConvAct(nn.Module):
+    """A conv and the ReLU or GELU after it as one oneDNN call on the CPU (fp32): the activation is
+    applied as the conv writes its output instead of in a second pass over memory. Anywhere else
+    (a GPU, another dtype, autograd) it runs the two steps as before."""
+
+    def __init__(self, conv: nn.Conv2d, act: nn.ReLU | nn.GELU):
+        super().__init__()
+        self.conv, self.act = conv, act
+        self.post_op = ("relu", "") if isinstance(act, nn.ReLU) else ("gelu", act.approximate)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        conv = self.conv
+        if (
+            x.device.type != "cpu"
+            or x.dtype != torch.float32
+            or (torch.is_grad_enabled() and conv.weight.requires_grad)
+        ):
+            return self.act(conv(x))
+        return torch.ops.mkldnn._convolution_pointwise(
+            x, conv.weight, conv.bias, conv.padding, conv.stride, conv.dilation, conv.groups,
+            self.post_op[0], [], self.post_op[1],
+        )  # fmt: skip
+
+
+def _fusable_activation(module: nn.Module) -> bool:
+    return type(module) is nn.ReLU or (type(module) is nn.GELU and module.approximate in ("none", "tanh"))
+
+
+def _last_conv_slot(container: nn.Module, key: str) -> tuple[nn.Module, str] | None:
+    """Where the plain conv sits whose output is ``container[key]``'s output (past trailing Identities)."""
+    from ..models.inception_next import ConvMlp
+
+    module = container._modules[key]
+    if type(module) is nn.Conv2d:
+        plain = module.padding_mode == "zeros" and not isinstance(module.padding, str)
+        return (container, key) if plain else None
+    if isinstance(module, ConvMlp):
+        return _last_conv_slot(module, "fc2")
+    if isinstance(module, nn.Sequential):
+        keys = [k for k, child in module._modules.items() if not isinstance(child, nn.Identity)]
+        return _last_conv_slot(module, keys[-1]) if keys else None
+    return None
+
+
+def fuse_conv_activations(model: nn.Module) -> nn.Module:
+    """Every ReLU or GELU that directly follows a conv (in a Sequential, past Identities left by
+    folding; between an MLP's convs; after a merged 1x1 conv with no pool branch) becomes part of
+    that conv, as a ``ConvAct`` (in place)."""
+    from ..models.inception_next import ConvMlp
+
+    for parent in list(model.modules()):
+        if isinstance(parent, ConvMlp) and _fusable_activation(parent.act):
+            parent.fc1, parent.act = ConvAct(parent.fc1, parent.act), nn.Identity()
+        if isinstance(parent, MergedBranches) and not parent.pooled_sizes:  # else the act covers only part
+            parent.conv, parent.act = ConvAct(parent.conv, parent.act), nn.Identity()
+        if not isinstance(parent, nn.Sequential):
+            continue
+        keys = list(parent._modules)
+        for i, key in enumerate(keys):
+            if not _fusable_activation(parent._modules[key]):
+                continue
+            before = [k for k in keys[:i] if not isinstance(parent._modules[k], nn.Identity)]
+            slot = _last_conv_slot(parent, before[-1]) if before else None
+            if slot is not None:
+                owner, name = slot
+                owner._modules[name] = ConvAct(owner._modules[name], parent._modules[key])
+                parent._modules[key] = nn.Identity()
+    return model
+
+
+def _mkldnn_post_ops_available() -> bool:
+    return torch.backends.mkldnn.is_available() and hasattr(torch.ops.mkldnn, "_convolution_pointwise")
+
+
 INFERENCE_DTYPES = (torch.float32, torch.bfloat16, torch.float16)
 
 
 def optimize_for_inference(model: nn.Module, *, compile: bool = False, dtype: torch.dtype | None = None) -> nn.Module:
     """A copy of ``model`` for inference, with the same outputs: affines folded into convs, sibling
-    1x1 convs merged, channels_last memory format (NCHW input is still accepted); ``compile=True``
-    adds ``torch.compile`` (inductor with freezing; on a GPU also CUDA graphs).
+    1x1 convs merged, activations fused into the convs before them (CPU, fp32), channels_last memory
+    format (NCHW input is still accepted); ``compile=True`` adds ``torch.compile`` (inductor with
+    freezing, which fuses activations itself; on a GPU also CUDA graphs).
 
     ``dtype`` (``torch.bfloat16`` or ``torch.float16``) computes in that precision after folding
     in fp32; inputs are cast to it and the logits cast back to the input's dtype, so callers see
@@ -226,9 +309,12 @@ def optimize_for_inference(model: nn.Module, *, compile: bool = False, dtype: to
     """
     if dtype not in (None, *INFERENCE_DTYPES):
         raise ValueError(f"dtype must be one of {', '.join(map(str, INFERENCE_DTYPES))} (or None), got {dtype}")
-    fast = copy.deepcopy(model).eval()
+    fast = copy.deepcopy(model).eval().requires_grad_(False)  # folded weights are for inference only
     fold_affine_into_convs(fast)
     merge_sibling_1x1_convs(fast)
+    on_cpu = all(p.device.type == "cpu" for p in fast.parameters())
+    if not compile and dtype in (None, torch.float32) and on_cpu and _mkldnn_post_ops_available():
+        fuse_conv_activations(fast)  # inductor fuses these itself
     _elementwise_in_place(fast)
     fast = fast.to(memory_format=torch.channels_last)
     if dtype is None or dtype == torch.float32:
