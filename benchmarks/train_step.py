@@ -4,10 +4,10 @@ Usage: python benchmarks/train_step.py [--models NAME ...] [--batch-size 8] [--r
 
 One step = zero_grad, forward, cross-entropy, backward, SGD (momentum 0.9) update, on the
 network's own input size, side classifiers off on both sides. Every variant starts from the same
-weights (outputs checked to agree before timing) and has its own optimizer. Rounds alternate
-between the variants; reported are median images/s and, per round, the ratio to the
-reference's default step (median, min-max). The trainer's switches are what is measured:
-``--channels-last`` and ``--amp bf16``.
+weights (outputs checked to agree before timing) and has its own optimizer: the references torch's
+default SGD (foreach), ours the fused SGD our trainer uses. Rounds alternate between the variants;
+reported are median images/s and, per round, the ratio to the reference's default step (median,
+min-max). The trainer's switches are what is measured: ``--channels-last`` and ``--amp bf16``.
 """
 
 from __future__ import annotations
@@ -25,12 +25,12 @@ from inference import REFERENCES, Table, alternate, max_relative_error, pair  # 
 import inception_zoo
 
 
-def step_fn(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, *, channels_last: bool, bf16: bool):
+def step_fn(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, *, channels_last: bool, bf16: bool, ours: bool):
     model = copy.deepcopy(model).train()
     if channels_last:
         model = model.to(memory_format=torch.channels_last)
         x = x.contiguous(memory_format=torch.channels_last)
-    optimizer = torch.optim.SGD(model.parameters(), lr=1e-4, momentum=0.9)
+    optimizer = torch.optim.SGD(model.parameters(), lr=1e-4, momentum=0.9, fused=ours or None)
 
     def step() -> torch.Tensor:
         optimizer.zero_grad(set_to_none=True)
@@ -55,13 +55,13 @@ def bench(name: str, batch_size: int, rounds: int, bf16: bool) -> dict:
     x = torch.randn(batch_size, 3, size, size, generator=gen)
     y = torch.randint(0, 1000, (batch_size,), generator=gen)
     variants = {  # each with its own copy of the model, in train mode, and its own optimizer
-        source: step_fn(reference, x, y, channels_last=False, bf16=False),
-        f"{source} CL": step_fn(reference, x, y, channels_last=True, bf16=False),
-        "ours": step_fn(ours, x, y, channels_last=False, bf16=False),
-        "ours CL": step_fn(ours, x, y, channels_last=True, bf16=False),
+        source: step_fn(reference, x, y, channels_last=False, bf16=False, ours=False),
+        f"{source} CL": step_fn(reference, x, y, channels_last=True, bf16=False, ours=False),
+        "ours": step_fn(ours, x, y, channels_last=False, bf16=False, ours=True),
+        "ours CL": step_fn(ours, x, y, channels_last=True, bf16=False, ours=True),
     }
     if bf16:
-        variants["ours CL bf16"] = step_fn(ours, x, y, channels_last=True, bf16=True)
+        variants["ours CL bf16"] = step_fn(ours, x, y, channels_last=True, bf16=True, ours=True)
     with torch.no_grad():  # the same network and weights (dropout rates may differ: no cost to speak of)
         error = max_relative_error(ours.eval()(x), reference.eval()(x))
     if error > 1e-4:
