@@ -45,35 +45,54 @@ def test_batch_norm_after_a_concatenation_folds_into_the_next_conv():
     assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in fast.modules())
 
 
-def test_activations_after_convs_run_inside_them():
+def test_every_conv_runs_through_onednn_with_the_activation_after_it():
     from inception_zoo.models.inception_next import ConvMlp
-    from inception_zoo.optimize.rewrite import ConvAct
+    from inception_zoo.optimize.rewrite import OneDnnConv
 
     fast = optimize_for_inference(create_model("inception_v3"))
-    fused = [m for m in fast.modules() if isinstance(m, ConvAct)]
-    assert len(fused) == 59 and all(m.post_op == ("relu", "") for m in fused)
+    wrapped = [m for m in fast.modules() if isinstance(m, OneDnnConv)]
+    convs = [m for m in fast.modules() if isinstance(m, torch.nn.Conv2d)]
+    assert len(wrapped) == len(convs)
+    assert sum(m.post_op == ("relu", "") for m in wrapped) == 59
     for module in fast.modules():  # no ReLU is left directly after a conv
         if isinstance(module, torch.nn.Sequential):
             kinds = [type(m) for m in module if not isinstance(m, torch.nn.Identity)]
-            assert (torch.nn.Conv2d, torch.nn.ReLU) not in zip(kinds, kinds[1:], strict=False)
+            assert (OneDnnConv, torch.nn.ReLU) not in zip(kinds, kinds[1:], strict=False)
     fast = optimize_for_inference(create_model("inception_next_atto"))
     mlps = [m for m in fast.modules() if isinstance(m, ConvMlp)]
-    assert mlps and all(isinstance(m.fc1, ConvAct) and m.fc1.post_op == ("gelu", "none") for m in mlps)
+    assert mlps and all(isinstance(m.fc1, OneDnnConv) and m.fc1.post_op == ("gelu", "none") for m in mlps)
 
 
-def test_fused_convs_fall_back_where_onednn_cannot_run_them():
+def test_onednn_convs_fall_back_where_onednn_cannot_run_them():
     torch.manual_seed(0)
     model = randomize_batchnorm(create_model("googlenet_cifar")).eval()
     fast = optimize_for_inference(model)
     x = torch.randn(2, 3, 32, 32)
     with torch.no_grad():
         expected = model(x)
-    fast.requires_grad_(True)  # autograd: the two steps, which it can differentiate
+    fast.requires_grad_(True)  # autograd: conv and activation as two steps, which it can differentiate
     out = fast(x)
     out.sum().backward()
     assert max_relative_error(out.detach(), expected) <= 1e-4
-    fused = [m for n, m in fast.named_modules() if type(m).__name__ == "ConvAct" and "aux" not in n]
-    assert fused and all(m.conv.weight.grad is not None for m in fused)  # the side classifiers sit out eval
+    wrapped = [m for n, m in fast.named_modules() if type(m).__name__ == "OneDnnConv" and "aux" not in n]
+    assert wrapped and all(m.conv.weight.grad is not None for m in wrapped)  # the side classifiers sit out eval
+
+
+def test_packed_weights_follow_new_weights_and_copies():
+    import copy
+    import pickle
+
+    torch.manual_seed(0)
+    model, other = (randomize_batchnorm(create_model("googlenet_cifar"), seed=s).eval() for s in (0, 1))
+    fast, other_fast = optimize_for_inference(model), optimize_for_inference(other)
+    x = torch.randn(1, 3, 32, 32)
+    with torch.no_grad():
+        fast(x)  # packs the weights
+        twin = copy.deepcopy(fast)
+        assert max_relative_error(pickle.loads(pickle.dumps(fast))(x), model(x)) <= 1e-4
+        fast.load_state_dict(other_fast.state_dict())  # in place: the packed copies are stale
+        assert max_relative_error(fast(x), other(x)) <= 1e-4
+        assert max_relative_error(twin(x), model(x)) <= 1e-4
 
 
 def test_folding_refuses_training_mode():
