@@ -1,7 +1,7 @@
 """int8 inference through ONNX Runtime: post-training static quantisation with a calibration set.
 
 Why ONNX Runtime: on the CPUs we measured (AVX2, no VNNI) its int8 kernels ran these networks
-about twice as fast as our optimised fp32 eager model (benchmarks/int8.py), with no new
+1.5-2.5x as fast as our optimised fp32 eager model (benchmarks/int8.py), with no new
 dependency (export already uses it). PyTorch's own path (PT2E) has moved out of torch into
 torchao.
 

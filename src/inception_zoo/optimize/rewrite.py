@@ -221,8 +221,9 @@ class OneDnnConv(nn.Module):
 
     The activation is applied as the conv writes its output instead of in a second pass over
     memory, and the weights are reordered into oneDNN's blocked layout once (at the first call)
-    instead of at every call: at batch 1 that reorder cost a 7x7 InceptionNeXt MLP conv 40% of its
-    time. Anywhere else (a GPU, another dtype, autograd) it runs the conv and activation as before.
+    instead of at every call: at batch 1 the repeated reorder made convs with large weights 1.1-2.2x
+    slower (InceptionNeXt's and Inception-ResNet's late 1x1 convs). Anywhere else (a GPU, another
+    dtype, autograd) it runs the conv and the activation as before.
     """
 
     def __init__(self, conv: nn.Conv2d, act: nn.ReLU | nn.GELU | None = None):
@@ -307,8 +308,9 @@ def onednn_convs(model: nn.Module) -> nn.Module:
     return model
 
 
-def _mkldnn_post_ops_available() -> bool:
-    return torch.backends.mkldnn.is_available() and hasattr(torch.ops.mkldnn, "_convolution_pointwise")
+def _onednn_available() -> bool:
+    ops = ("_convolution_pointwise", "_reorder_convolution_weight")
+    return torch.backends.mkldnn.is_available() and all(hasattr(torch.ops.mkldnn, op) for op in ops)
 
 
 INFERENCE_DTYPES = (torch.float32, torch.bfloat16, torch.float16)
@@ -316,9 +318,10 @@ INFERENCE_DTYPES = (torch.float32, torch.bfloat16, torch.float16)
 
 def optimize_for_inference(model: nn.Module, *, compile: bool = False, dtype: torch.dtype | None = None) -> nn.Module:
     """A copy of ``model`` for inference, with the same outputs: affines folded into convs, sibling
-    1x1 convs merged, convs run by oneDNN with the activations after them (CPU, fp32), channels_last memory
-    format (NCHW input is still accepted); ``compile=True`` adds ``torch.compile`` (inductor with
-    freezing, which fuses activations itself; on a GPU also CUDA graphs).
+    1x1 convs merged, each conv one oneDNN call with the activation after it (CPU, fp32),
+    channels_last memory format (NCHW input is still accepted); ``compile=True`` adds
+    ``torch.compile`` (inductor with freezing, which does the oneDNN part itself; on a GPU also
+    CUDA graphs).
 
     ``dtype`` (``torch.bfloat16`` or ``torch.float16``) computes in that precision after folding
     in fp32; inputs are cast to it and the logits cast back to the input's dtype, so callers see
@@ -335,7 +338,7 @@ def optimize_for_inference(model: nn.Module, *, compile: bool = False, dtype: to
     fold_affine_into_convs(fast)
     merge_sibling_1x1_convs(fast)
     on_cpu = all(p.device.type == "cpu" for p in fast.parameters())
-    if not compile and dtype in (None, torch.float32) and on_cpu and _mkldnn_post_ops_available():
+    if not compile and dtype in (None, torch.float32) and on_cpu and _onednn_available():
         onednn_convs(fast)  # under compile, inductor does this itself
     _elementwise_in_place(fast)
     fast = fast.to(memory_format=torch.channels_last)
