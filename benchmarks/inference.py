@@ -132,9 +132,14 @@ def main() -> None:
     parser.add_argument("--batch-sizes", nargs="+", type=int, default=[8, 1])
     parser.add_argument("--rounds", type=int, default=7)
     parser.add_argument("--compile", action="store_true", help="add both sides compiled (minutes per network)")
+    parser.add_argument(
+        "--keep-freed-memory", action="store_true", help="the allocator setting the CLI makes (both sides gain)"
+    )
     parser.add_argument("--markdown", action="store_true")
     args = parser.parse_args()
     torch.manual_seed(0)
+    if args.keep_freed_memory and not inception_zoo.optimize.keep_freed_memory():
+        raise SystemExit("--keep-freed-memory needs glibc (Linux)")
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, rounds {args.rounds}", file=sys.stderr)
     rows = [bench(name, b, args.rounds, args.compile) for name in args.models for b in args.batch_sizes]
     header = [

@@ -136,3 +136,31 @@ def test_compiled_model_gives_the_same_outputs():
     x = torch.randn(2, 3, 32, 32)
     with torch.inference_mode():
         assert max_relative_error(fast(x), model(x)) <= 1e-4
+
+
+def test_keep_freed_memory_serves_large_tensors_from_the_heap():
+    import ctypes
+    import ctypes.util
+
+    from inception_zoo.optimize import keep_freed_memory
+
+    if not keep_freed_memory():
+        pytest.skip("glibc only")
+
+    fields = ("arena", "ordblks", "smblks", "hblks", "hblkhd", "usmblks", "fsmblks", "uordblks", "fordblks", "keepcost")
+
+    class MallInfo(ctypes.Structure):  # glibc's struct mallinfo
+        _fields_ = [(name, ctypes.c_int) for name in fields]
+
+    libc = ctypes.CDLL(ctypes.util.find_library("c"))
+    libc.mallinfo.restype = MallInfo
+
+    def mapped_bytes_while_holding_64_mib() -> int:
+        held = torch.ones(16 * 2**20)
+        mapped = libc.mallinfo().hblkhd  # bytes in blocks mapped from the kernel one by one
+        del held
+        return mapped
+
+    # By default glibc maps every block over 32 MiB from the kernel (and unmaps it when freed).
+    assert mapped_bytes_while_holding_64_mib() < 2**26  # from the heap, whose freed pages are kept
+    assert keep_freed_memory(enabled=False) and keep_freed_memory()  # both ways can be set

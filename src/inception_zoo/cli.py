@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 
 from . import __version__
@@ -432,6 +433,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if os.environ.get("INCEPTION_ZOO_KEEP_FREED_MEMORY", "1") != "0":
+        from .optimize.memory import keep_freed_memory
+
+        keep_freed_memory()  # large activations reuse their pages instead of faulting in fresh ones
     try:
         return args.run(args)
     except (ValueError, OSError) as e:
