@@ -36,16 +36,23 @@ __all__ = [
 ]
 
 
-def _ends_with_conv(module: nn.Module) -> nn.Conv2d | None:
-    """The conv whose output is ``module``'s output: the module itself, or the last child of a
-    Sequential (SeparableConv2d is one) or of a ConvMlp, whose forwards end by applying it."""
+def _plain_conv(module: nn.Module) -> bool:
+    return type(module) is nn.Conv2d and module.padding_mode == "zeros" and not isinstance(module.padding, str)
+
+
+def _last_conv_slot(container: nn.Module, key: str) -> tuple[nn.Module, str] | None:
+    """Where the conv sits whose output is ``container[key]``'s output: the module itself, or (past
+    trailing Identities) the last child of a Sequential (SeparableConv2d is one) or of a ConvMlp."""
     from ..models.inception_next import ConvMlp
 
-    if isinstance(module, nn.Conv2d):
-        return module
-    if isinstance(module, nn.Sequential | ConvMlp):
-        children = list(module.children())
-        return _ends_with_conv(children[-1]) if children else None
+    module = container._modules[key]
+    if _plain_conv(module):
+        return container, key
+    if isinstance(module, ConvMlp):
+        return _last_conv_slot(module, "fc2")
+    if isinstance(module, nn.Sequential):
+        keys = [k for k, child in module._modules.items() if not isinstance(child, nn.Identity)]
+        return _last_conv_slot(module, keys[-1]) if keys else None
     return None
 
 
@@ -106,7 +113,8 @@ def fold_affine_into_convs(model: nn.Module) -> nn.Module:
         names = list(module._modules)
         for i, name in enumerate(names):
             layer = module._modules[name]
-            before = _ends_with_conv(module._modules[names[i - 1]]) if i > 0 else None
+            slot = _last_conv_slot(module, names[i - 1]) if i > 0 else None
+            before = slot[0]._modules[slot[1]] if slot else None
             after = _starts_with_conv(module._modules[names[i + 1]]) if i + 1 < len(names) else None
             if isinstance(layer, nn.BatchNorm2d) and layer.track_running_stats:
                 if before is not None:
@@ -256,25 +264,6 @@ class OneDnnConv(nn.Module):
 
 def _fusable_activation(module: nn.Module) -> bool:
     return type(module) is nn.ReLU or (type(module) is nn.GELU and module.approximate in ("none", "tanh"))
-
-
-def _plain_conv(module: nn.Module) -> bool:
-    return type(module) is nn.Conv2d and module.padding_mode == "zeros" and not isinstance(module.padding, str)
-
-
-def _last_conv_slot(container: nn.Module, key: str) -> tuple[nn.Module, str] | None:
-    """Where the plain conv sits whose output is ``container[key]``'s output (past trailing Identities)."""
-    from ..models.inception_next import ConvMlp
-
-    module = container._modules[key]
-    if _plain_conv(module):
-        return container, key
-    if isinstance(module, ConvMlp):
-        return _last_conv_slot(module, "fc2")
-    if isinstance(module, nn.Sequential):
-        keys = [k for k, child in module._modules.items() if not isinstance(child, nn.Identity)]
-        return _last_conv_slot(module, keys[-1]) if keys else None
-    return None
 
 
 def onednn_convs(model: nn.Module) -> nn.Module:
