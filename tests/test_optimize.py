@@ -165,3 +165,23 @@ def test_keep_freed_memory_serves_large_tensors_from_the_heap():
     # By default glibc maps every block over 32 MiB from the kernel (and unmaps it when freed).
     assert bytes_mapped_for_64_mib() < 2**26  # from the heap, whose freed pages are kept
     assert keep_freed_memory(enabled=False) and keep_freed_memory()  # both ways can be set
+
+
+def test_outputs_of_a_graph_replay_are_handed_out_as_copies():
+    from inception_zoo.optimize.rewrite import _OwnOutputs
+
+    class StaticOutput(torch.nn.Module):  # as a CUDA graph does: one output buffer, rewritten at each call
+        name = "static"
+
+        def __init__(self):
+            super().__init__()
+            self.register_buffer("out", torch.zeros(2))
+
+        def forward(self, x):
+            return self.out.copy_(x)
+
+    model = _OwnOutputs(StaticOutput())
+    first = model(torch.ones(2))
+    model(torch.full((2,), 2.0))
+    assert torch.equal(first, torch.ones(2))  # the first call's logits survive the second call
+    assert model.name == "static"

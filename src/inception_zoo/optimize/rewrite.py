@@ -310,7 +310,7 @@ def optimize_for_inference(model: nn.Module, *, compile: bool = False, dtype: to
     1x1 convs merged, each conv one oneDNN call with the activation after it (CPU, fp32),
     channels_last memory format (NCHW input is still accepted); ``compile=True`` adds
     ``torch.compile`` (inductor with freezing, which does the oneDNN part itself; on a GPU also
-    CUDA graphs).
+    CUDA graphs, each call's logits handed back as a copy that the next call cannot overwrite).
 
     ``dtype`` (``torch.bfloat16`` or ``torch.float16``) computes in that precision after folding
     in fp32; inputs are cast to it and the logits cast back to the input's dtype, so callers see
@@ -339,7 +339,8 @@ def optimize_for_inference(model: nn.Module, *, compile: bool = False, dtype: to
         return fast
     # Freezing lets inductor treat the weights as constants (it applies under no_grad / inference_mode).
     on_gpu = next(fast.parameters()).is_cuda
-    return torch.compile(fast, options={"freezing": True, "triton.cudagraphs": on_gpu})
+    compiled = torch.compile(fast, options={"freezing": True, "triton.cudagraphs": on_gpu})
+    return _OwnOutputs(compiled) if on_gpu else compiled
 
 
 class _InPlaceGELU(nn.Module):
@@ -383,18 +384,35 @@ def _channels_last_input(module: nn.Module, args: tuple) -> tuple:  # a named ho
     return _channels_last(args[0]), *args[1:]
 
 
-class _ComputeIn(nn.Module):
-    """Runs ``model`` in ``dtype`` and hands back logits in the caller's dtype."""
+class _Wrapper(nn.Module):
+    """A module around ``model`` that still answers for the model's attributes (name, preprocessing, labels...)."""
 
-    def __init__(self, model: nn.Module, dtype: torch.dtype):
+    def __init__(self, model: nn.Module):
         super().__init__()
-        self.model, self.dtype = model, dtype
+        self.model = model
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.model(_channels_last(x.to(self.dtype))).to(x.dtype)
-
-    def __getattr__(self, name: str):  # the wrapped model's attributes (name, preprocessing, labels...)
+    def __getattr__(self, name: str):
         try:
             return super().__getattr__(name)
         except AttributeError:
             return getattr(self._modules["model"], name)
+
+
+class _ComputeIn(_Wrapper):
+    """Runs ``model`` in ``dtype`` and hands back logits in the caller's dtype."""
+
+    def __init__(self, model: nn.Module, dtype: torch.dtype):
+        super().__init__(model)
+        self.dtype = dtype
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.model(_channels_last(x.to(self.dtype))).to(x.dtype)
+
+
+class _OwnOutputs(_Wrapper):
+    """Hands out a copy of each output: under CUDA graphs the output lives in the graph's memory and
+    the next call overwrites it, so logits kept from an earlier batch (a list of predictions, say)
+    would otherwise be lost. The copy is the size of the logits."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.model(x).clone()
