@@ -1,6 +1,7 @@
 """Training-step speed, side by side with timm and torchvision, on this machine, in one process.
 
-Usage: python benchmarks/train_step.py [--models NAME ...] [--batch-size 8] [--rounds 7] [--bf16] [--markdown]
+Usage: python benchmarks/train_step.py [--models NAME ...] [--batch-size 8] [--rounds 7] [--bf16] [--keep-freed-memory]
+       [--markdown]
 
 One step = zero_grad, forward, cross-entropy, backward, SGD (momentum 0.9) update, on the
 network's own input size, side classifiers off on both sides. Every variant starts from the same
@@ -20,7 +21,15 @@ import sys
 
 import torch
 import torch.nn.functional as F
-from inference import REFERENCES, Table, alternate, max_relative_error, pair  # the same pairs of models, same weights
+from inference import (  # the same pairs of models, same weights
+    REFERENCES,
+    Table,
+    add_keep_freed_memory_option,
+    alternate,
+    apply_keep_freed_memory_option,
+    max_relative_error,
+    pair,
+)
 
 import inception_zoo
 
@@ -83,9 +92,11 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=8)
     parser.add_argument("--rounds", type=int, default=7)
     parser.add_argument("--bf16", action="store_true", help="also ours with bf16 autocast (slow on CPUs without bf16)")
+    add_keep_freed_memory_option(parser)
     parser.add_argument("--markdown", action="store_true")
     args = parser.parse_args()
     torch.manual_seed(0)
+    apply_keep_freed_memory_option(args)
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, rounds {args.rounds}", file=sys.stderr)
     labels = ["CL", "ours", "ours CL", *(["ours CL bf16"] if args.bf16 else [])]
     header = ["network", "ref. img/s", *(f"{label} / ref." for label in labels)]
