@@ -154,6 +154,10 @@ def bench(
     return row
 
 
+def machine(device: str) -> str:
+    return torch.cuda.get_device_name(device) if device != "cpu" else f"CPU, {torch.get_num_threads()} threads"
+
+
 def add_keep_freed_memory_option(parser: argparse.ArgumentParser) -> None:
     help = "the allocator setting the CLI makes, for the whole process (both sides gain)"
     parser.add_argument("--keep-freed-memory", action="store_true", help=help)
@@ -178,8 +182,7 @@ def main() -> None:
     torch.manual_seed(0)
     apply_keep_freed_memory_option(args)
     device, dtype = args.device, getattr(torch, args.dtype)
-    where = torch.cuda.get_device_name(device) if device != "cpu" else f"{torch.get_num_threads()} threads"
-    print(f"torch {torch.__version__}, {where}, {args.dtype}, rounds {args.rounds}", file=sys.stderr)
+    print(f"torch {torch.__version__}, {machine(device)}, {args.dtype}, rounds {args.rounds}", file=sys.stderr)
     if device != "cpu":
         torch.backends.cudnn.allow_tf32 = torch.backends.cuda.matmul.allow_tf32 = False
     rows = [bench(name, b, args.rounds, args.compile, device, dtype) for name in args.models for b in args.batch_sizes]

@@ -1,7 +1,7 @@
 """Training-step speed, side by side with timm and torchvision, on this machine, in one process.
 
-Usage: python benchmarks/train_step.py [--models NAME ...] [--batch-size 8] [--rounds 7] [--bf16] [--keep-freed-memory]
-       [--markdown]
+Usage: python benchmarks/train_step.py [--models NAME ...] [--batch-size 8] [--rounds 7] [--bf16]
+       [--device cpu|cuda] [--keep-freed-memory] [--markdown]
 
 One step = zero_grad, forward, cross-entropy, backward, SGD (momentum 0.9) update, on the
 network's own input size, side classifiers off on both sides. Every variant starts from the same
@@ -27,6 +27,7 @@ from inference import (  # the same pairs of models, same weights
     add_keep_freed_memory_option,
     alternate,
     apply_keep_freed_memory_option,
+    machine,
     max_relative_error,
     pair,
 )
@@ -35,7 +36,7 @@ import inception_zoo
 
 
 def step_fn(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, *, channels_last: bool, bf16: bool, ours: bool):
-    model = copy.deepcopy(model).train()
+    model = copy.deepcopy(model).train().to(x.device)
     if channels_last:
         model = model.to(memory_format=torch.channels_last)
         x = x.contiguous(memory_format=torch.channels_last)
@@ -43,7 +44,7 @@ def step_fn(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, *, channel
 
     def step() -> torch.Tensor:
         optimizer.zero_grad(set_to_none=True)
-        with torch.autocast("cpu", dtype=torch.bfloat16) if bf16 else contextlib.nullcontext():
+        with torch.autocast(x.device.type, dtype=torch.bfloat16) if bf16 else contextlib.nullcontext():
             logits = model(x)
             loss = F.cross_entropy(logits, y)
         loss.backward()
@@ -53,7 +54,7 @@ def step_fn(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, *, channel
     return step
 
 
-def bench(name: str, batch_size: int, rounds: int, bf16: bool) -> dict:
+def bench(name: str, batch_size: int, rounds: int, bf16: bool, device: str = "cpu") -> dict:
     source, reference, ours = pair(name)
     if hasattr(reference, "aux_logits"):
         reference.aux_logits = False
@@ -61,8 +62,8 @@ def bench(name: str, batch_size: int, rounds: int, bf16: bool) -> dict:
             reference.AuxLogits = None
     size = inception_zoo.model_info(name).input_size[-1]
     gen = torch.Generator().manual_seed(0)
-    x = torch.randn(batch_size, 3, size, size, generator=gen)
-    y = torch.randint(0, 1000, (batch_size,), generator=gen)
+    x = torch.randn(batch_size, 3, size, size, generator=gen).to(device)
+    y = torch.randint(0, 1000, (batch_size,), generator=gen).to(device)
     variants = {  # each with its own copy of the model, in train mode, and its own optimizer
         source: step_fn(reference, x, y, channels_last=False, bf16=False, ours=False),
         f"{source} CL": step_fn(reference, x, y, channels_last=True, bf16=False, ours=False),
@@ -72,12 +73,12 @@ def bench(name: str, batch_size: int, rounds: int, bf16: bool) -> dict:
     if bf16:
         variants["ours CL bf16"] = step_fn(ours, x, y, channels_last=True, bf16=True, ours=True)
     with torch.no_grad():  # the same network and weights (dropout rates may differ: no cost to speak of)
-        error = max_relative_error(ours.eval()(x), reference.eval()(x))
+        error = max_relative_error(ours.to(device).eval()(x), reference.to(device).eval()(x))
     if error > 1e-4:
         raise RuntimeError(f"{name}: ours disagrees with the reference (max relative error {error:.1e})")
     for run in variants.values():  # warm-up
         run()
-    times = alternate(variants, rounds)
+    times = alternate(variants, rounds, torch.cuda.synchronize if x.is_cuda else lambda: None)
     row = {"model": name, "reference": source}
     for label, ts in times.items():
         row[label] = batch_size / statistics.median(ts)
@@ -92,17 +93,20 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=8)
     parser.add_argument("--rounds", type=int, default=7)
     parser.add_argument("--bf16", action="store_true", help="also ours with bf16 autocast (slow on CPUs without bf16)")
+    parser.add_argument("--device", default="cpu", help="cpu or cuda (TF32 is turned off: fp32 means fp32)")
     add_keep_freed_memory_option(parser)
     parser.add_argument("--markdown", action="store_true")
     args = parser.parse_args()
     torch.manual_seed(0)
     apply_keep_freed_memory_option(args)
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, rounds {args.rounds}", file=sys.stderr)
+    if args.device != "cpu":
+        torch.backends.cudnn.allow_tf32 = torch.backends.cuda.matmul.allow_tf32 = False
+    print(f"torch {torch.__version__}, {machine(args.device)}, rounds {args.rounds}", file=sys.stderr)
     labels = ["CL", "ours", "ours CL", *(["ours CL bf16"] if args.bf16 else [])]
     header = ["network", "ref. img/s", *(f"{label} / ref." for label in labels)]
     table = Table(header, args.markdown)
     for name in args.models:
-        row = bench(name, args.batch_size, args.rounds, args.bf16)
+        row = bench(name, args.batch_size, args.rounds, args.bf16, args.device)
         ref = row["reference"]
         cells = [f"{name} ({ref})", f"{row[ref]:.2f}"]
         for label in labels:
