@@ -21,10 +21,12 @@ _GLIBC_DEFAULTS = {_M_MMAP_MAX: 65536, _M_TRIM_THRESHOLD: 128 * 1024, _M_MMAP_TH
 
 
 def keep_freed_memory(enabled: bool = True) -> bool:
-    """Keep freed memory for reuse (``enabled``), or go back to glibc's default sizes; returns whether
+    """Keep freed memory for reuse (``enabled``), or set glibc's starting sizes back; returns whether
     the setting could be made (False where the C library is not glibc, e.g. macOS, Windows, musl).
 
-    The command line does this at start-up unless ``INCEPTION_ZOO_KEEP_FREED_MEMORY=0``.
+    Once any size is set, glibc stops adapting its mmap threshold (from 128 KiB up to 32 MiB), so
+    ``enabled=False`` maps every block over 128 KiB: a process that wants glibc's own behaviour
+    never calls this. The command line calls it at start-up unless ``INCEPTION_ZOO_KEEP_FREED_MEMORY=0``.
     """
     if not sys.platform.startswith("linux"):
         return False
