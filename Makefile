@@ -26,10 +26,11 @@ test-slow: install
 demo: install
 	$(PY) -m inception_zoo.demo
 
-# Side by side with timm and torchvision on this machine (about 45 minutes on 2 CPU cores).
+# Side by side with timm and torchvision on this machine (about 80 minutes on 2 CPU cores).
 bench: install
 	$(PY) benchmarks/inference.py --markdown
 	$(PY) benchmarks/train_step.py --markdown
+	$(PY) benchmarks/allocator.py --markdown
 	$(PY) benchmarks/int8.py --markdown
 	$(PY) benchmarks/optimizer_step.py --markdown
 	$(PY) benchmarks/serve_load.py --markdown
