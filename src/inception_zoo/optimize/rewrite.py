@@ -326,8 +326,8 @@ def optimize_for_inference(model: nn.Module, *, compile: bool = False, dtype: to
     fast = copy.deepcopy(model).eval().requires_grad_(False)  # folded weights are for inference only
     fold_affine_into_convs(fast)
     merge_sibling_1x1_convs(fast)
-    on_cpu = all(p.device.type == "cpu" for p in fast.parameters())
-    if not compile and dtype in (None, torch.float32) and on_cpu and _onednn_available():
+    device_type = next(fast.parameters()).device.type
+    if not compile and dtype in (None, torch.float32) and device_type == "cpu" and _onednn_available():
         onednn_convs(fast)  # under compile, inductor does this itself
     _elementwise_in_place(fast)
     fast = fast.to(memory_format=torch.channels_last)
@@ -338,7 +338,7 @@ def optimize_for_inference(model: nn.Module, *, compile: bool = False, dtype: to
     if not compile:
         return fast
     # Freezing lets inductor treat the weights as constants (it applies under no_grad / inference_mode).
-    on_gpu = next(fast.parameters()).is_cuda
+    on_gpu = device_type == "cuda"
     compiled = torch.compile(fast, options={"freezing": True, "triton.cudagraphs": on_gpu})
     return _OwnOutputs(compiled) if on_gpu else compiled
 
