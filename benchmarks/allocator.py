@@ -5,8 +5,8 @@ Usage: python benchmarks/allocator.py [--models NAME ...] [--batch-size 8] [--pa
 glibc stops adapting its thresholds once a size is set, so its default cannot be restored within a
 process: every measurement is a fresh process, one with ``keep_freed_memory()`` and one without,
 in pairs whose order alternates. Each process times, after a warm-up call, ``--calls`` calls of
-ours after ``optimize_for_inference``, of the reference's channels_last eager, and of our
-channels_last training step (the trainer's fused SGD). Reported: median images/s with the setting
+ours after ``optimize_for_inference`` and of the reference's channels_last eager (taking turns),
+then of our channels_last training step (the trainer's fused SGD). Reported: median images/s with the setting
 on and off, and the ratio on / off per pair, median (min-max).
 """
 
@@ -17,10 +17,9 @@ import json
 import statistics
 import subprocess
 import sys
-import time
 
 import torch
-from inference import REFERENCES, Table, pair
+from inference import REFERENCES, Table, alternate, machine, pair, spread
 from train_step import step_fn
 
 import inception_zoo
@@ -40,23 +39,14 @@ def measure(name: str, batch_size: int, calls: int, keep: bool) -> dict[str, flo
     reference_cl = reference.to(memory_format=torch.channels_last)
     x_cl = x.contiguous(memory_format=torch.channels_last)
     y = torch.randint(0, 1000, (batch_size,))
-    runs = {
-        "ours optimised": lambda: fast(x),
-        "ref. CL": lambda: reference_cl(x_cl),
-        "ours CL training step": step_fn(ours, x, y, channels_last=True, bf16=False, ours=True),
-    }
-    speeds = {}
-    for kind, run in runs.items():
-        grad = torch.enable_grad() if kind.endswith("step") else torch.inference_mode()
-        with grad:
-            run()  # warm-up
-            times = []
-            for _ in range(calls):
-                start = time.perf_counter()
-                run()
-                times.append(time.perf_counter() - start)
-        speeds[kind] = batch_size / statistics.median(times)
-    return speeds
+    training = {"ours CL training step": step_fn(ours, x, y, channels_last=True, bf16=False, ours=True)}
+    with torch.inference_mode():
+        inference = {"ours optimised": lambda: fast(x), "ref. CL": lambda: reference_cl(x_cl)}
+        alternate(inference, 1)  # warm-up
+        times = alternate(inference, calls)
+    alternate(training, 1)
+    times |= alternate(training, calls)
+    return {kind: batch_size / statistics.median(ts) for kind, ts in times.items()}
 
 
 def main() -> None:
@@ -71,7 +61,7 @@ def main() -> None:
     if args.child:
         print(json.dumps(measure(args.models[0], args.batch_size, args.calls, args.child == "on")))
         return
-    print(f"torch {torch.__version__}, CPU, {torch.get_num_threads()} threads, pairs {args.pairs}", file=sys.stderr)
+    print(f"torch {torch.__version__}, {machine('cpu')}, pairs {args.pairs}", file=sys.stderr)
     header = ["network", *(f"{kind} img/s on / off" for kind in KINDS), *(f"{kind} on / off" for kind in KINDS)]
     table = Table(header, args.markdown)
     for name in args.models:
@@ -87,8 +77,7 @@ def main() -> None:
             on, off = (statistics.median(r[kind] for r in results[s]) for s in ("on", "off"))
             cells.append(f"{on:.2f} / {off:.2f}")
         for kind in KINDS:
-            ratios = [a[kind] / b[kind] for a, b in zip(results["on"], results["off"], strict=True)]
-            cells.append(f"{statistics.median(ratios):.2f}x ({min(ratios):.2f}-{max(ratios):.2f})")
+            cells.append(spread([a[kind] / b[kind] for a, b in zip(results["on"], results["off"], strict=True)]))
         table.row(cells)
 
 

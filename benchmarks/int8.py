@@ -27,7 +27,7 @@ from sklearn.datasets import load_sample_images
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
-from inference import REFERENCES, Table, alternate  # noqa: E402
+from inference import REFERENCES, Table, alternate, spread  # noqa: E402
 
 import inception_zoo  # noqa: E402
 from conftest import randomize_batchnorm  # noqa: E402
@@ -74,7 +74,7 @@ def bench(name: str, batch_size: int, rounds: int) -> dict:
     return {
         "name": name,
         **{label: batch_size / statistics.median(ts) for label, ts in times.items()},
-        "ratio": (statistics.median(ratios), min(ratios), max(ratios)),
+        "ratio": spread(ratios),
         "sqnr": report.sqnr_db,
         "agreement": report.top1_agreement,
     }
@@ -93,13 +93,12 @@ def main() -> None:
     table = Table(header, args.markdown)
     for name in args.models:
         row = bench(name, args.batch_size, args.rounds)
-        ratio = row["ratio"]
         cells = [
             name,
             f"{row['ours fp32']:.1f}",
             f"{row['onnxruntime fp32']:.1f}",
             f"{row['onnxruntime int8']:.1f}",
-            f"{ratio[0]:.2f}x ({ratio[1]:.2f}-{ratio[2]:.2f})",
+            row["ratio"],
             f"{row['sqnr']:.1f}",
             f"{row['agreement']:.0%}",
         ]

@@ -16,7 +16,7 @@ import statistics
 import sys
 
 import torch
-from inference import Table, alternate
+from inference import Table, alternate, spread
 from timm.optim import RMSpropTF
 
 import inception_zoo
@@ -67,7 +67,7 @@ def main() -> None:
             label,
             f"{statistics.median(times['choice']) * 1e3:.0f}",
             f"{statistics.median(times['alternative']) * 1e3:.0f}",
-            f"{statistics.median(ratios):.2f}x ({min(ratios):.2f}-{max(ratios):.2f})",
+            spread(ratios),
         ]
         table.row(cells)
 

@@ -30,6 +30,7 @@ from inference import (  # the same pairs of models, same weights
     machine,
     max_relative_error,
     pair,
+    spread,
 )
 
 import inception_zoo
@@ -83,7 +84,7 @@ def bench(name: str, batch_size: int, rounds: int, bf16: bool, device: str = "cp
     for label, ts in times.items():
         row[label] = batch_size / statistics.median(ts)
         ratios = [t_ref / t for t_ref, t in zip(times[source], ts, strict=True)]
-        row[f"{label} ratio"] = (statistics.median(ratios), min(ratios), max(ratios))
+        row[f"{label} ratio"] = spread(ratios)
     return row
 
 
@@ -111,8 +112,7 @@ def main() -> None:
         cells = [f"{name} ({ref})", f"{row[ref]:.2f}"]
         for label in labels:
             key = f"{ref} CL" if label == "CL" else label
-            median, low, high = row[f"{key} ratio"]
-            cells.append(f"{median:.2f}x ({low:.2f}-{high:.2f})")
+            cells.append(row[f"{key} ratio"])
         table.row(cells)
 
 
