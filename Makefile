@@ -30,7 +30,7 @@ demo: install
 bench: install
 	$(PY) benchmarks/inference.py --markdown
 	$(PY) benchmarks/train_step.py --markdown
-	$(PY) benchmarks/allocator.py --markdown
+	$(PY) benchmarks/allocator.py --pairs 3 --calls 3 --markdown
 	$(PY) benchmarks/int8.py --markdown
 	$(PY) benchmarks/optimizer_step.py --markdown
 	$(PY) benchmarks/serve_load.py --markdown
