@@ -44,3 +44,17 @@ def _quiet_reference_warnings():
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", category=FutureWarning)
         yield
+
+
+def one_of_each_kind() -> list[str]:
+    """The cheapest registered network of each kind: each model class, and each variant table of
+    a class (GoogLeNet's two); the 32x32 profiles and the other sizes are built from the same blocks."""
+    from inception_zoo.catalog import catalog
+    from inception_zoo.models._zoo import registered
+
+    cheapest: dict[tuple, str] = {}
+    for row in sorted(catalog(), key=lambda row: row["gmacs"]):
+        registration = registered(row["name"])
+        if not registration.fixed.get("small_input"):
+            cheapest.setdefault((registration.model_class, registration.fixed.get("variant")), row["name"])
+    return sorted(cheapest.values())

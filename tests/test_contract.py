@@ -133,8 +133,9 @@ def test_model_info_is_complete(name):
     info = model_info(name)
     assert info.name == name and info.paper.arxiv and info.paper.title
     assert info.input_size[0] == 3 and info.min_input_size < info.input_size[1]
-    assert info.params > 0 and info.gmacs > 0 and 0 < info.crop_pct <= 1
-    assert info.interpolation in {"bilinear", "bicubic"} and len(info.mean) == len(info.std) == 3
+    pre = info.preprocessing
+    assert info.params > 0 and info.gmacs > 0 and 0 < pre.crop_pct <= 1
+    assert pre.interpolation in {"bilinear", "bicubic"} and len(pre.mean) == len(pre.std) == 3
     if info.aux_heads:
         assert info.aux_loss_weight is not None
 
@@ -201,3 +202,20 @@ def test_features_only(name):
         create_model(name, out_indices=(1,))
     with pytest.raises(ValueError, match="needs inputs of at least"):
         extractor(torch.randn(1, 3, 8, 8))
+
+
+@pytest.mark.parametrize("name", [n for n in MODELS if not n.endswith("_cifar")])
+def test_small_input_build_has_an_exact_minimum_too(name):
+    """``small_input=True`` (how the 32x32 profiles are built) on every network: the minimum it declares is real."""
+    from inception_zoo.models._zoo import registered
+
+    with torch.device("meta"):
+        model = registered(name).build(small_input=True).eval()
+        size = model.min_input_size
+        assert model.forward_train(torch.empty(1, 3, size, size)).logits.shape == (1, 1000)
+        with pytest.raises(ValueError, match=rf"at least {size}x{size} pixels"):
+            model(torch.empty(1, 3, size - 1, size))
+        if size > 1:
+            model.check_input = lambda x: None
+            with pytest.raises(RuntimeError):
+                model.forward_train(torch.empty(1, 3, size - 1, size - 1))

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from conftest import save_checkpoint
-from inception_zoo import create_model
+from inception_zoo import create_model, model_info
 from inception_zoo.convert import LAYOUTS, read_state_dict, recognise
 
 timm = pytest.importorskip("timm")
@@ -38,7 +38,8 @@ def test_every_layout_maps_onto_our_keys_one_to_one():
     for layout in LAYOUTS:
         state = references[layout.source]().state_dict()
         assert recognise(state) is layout
-        renamed = {layout.rename(k): v.shape for k, v in state.items()}
+        layers = model_info(layout.models[0]).layers
+        renamed = {layout.rename(k, layers): v.shape for k, v in state.items()}
         model = create_model(
             layout.models[0], num_classes=3 if "facenet" in layout.source else 1000, **dict(layout.model_kwargs)
         )

@@ -9,24 +9,13 @@ import onnx
 import pytest
 import torch
 
-from conftest import randomize_batchnorm
+from conftest import one_of_each_kind, randomize_batchnorm
 from inception_zoo import create_model, list_models
 from inception_zoo.cli import main
 from inception_zoo.export import ExportMismatch, export
 
-# One of each network of the family (the _cifar profiles and the other sizes are built from the same blocks).
-NETWORKS = [
-    "googlenet",
-    "googlenet_paper",
-    "inception_v2",
-    "inception_v3",
-    "inception_v4",
-    "inception_resnet_v1",
-    "inception_resnet_v2",
-    "xception",
-    "xception41",
-    "inception_next_atto",
-]
+# One of each kind of network (the _cifar profiles and the other sizes are built from the same blocks).
+NETWORKS = one_of_each_kind()
 
 
 def built(name: str):

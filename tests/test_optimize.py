@@ -46,8 +46,8 @@ def test_batch_norm_after_a_concatenation_folds_into_the_next_conv():
 
 
 def test_every_conv_runs_through_onednn_with_the_activation_after_it():
-    from inception_zoo.models.inception_next import ConvMlp
-    from inception_zoo.optimize.rewrite import OneDnnConv
+    from inception_zoo.layers import ConvMlp
+    from inception_zoo.optimize.onednn import OneDnnConv
 
     fast = optimize_for_inference(create_model("inception_v3"))
     wrapped = [m for m in fast.modules() if isinstance(m, OneDnnConv)]
@@ -168,7 +168,7 @@ def test_keep_freed_memory_serves_large_tensors_from_the_heap():
 
 
 def test_outputs_of_a_graph_replay_are_handed_out_as_copies():
-    from inception_zoo.optimize.rewrite import _OwnOutputs
+    from inception_zoo.optimize.inference import _OwnOutputs
 
     class StaticOutput(torch.nn.Module):  # as a CUDA graph does: one output buffer, rewritten at each call
         name = "static"

@@ -7,9 +7,18 @@ import pytest
 import torch
 from PIL import Image
 
-from inception_zoo.data import Preprocessing, preprocessing_of, transforms_for
+from inception_zoo import model_info
+from inception_zoo.catalog import catalog
+from inception_zoo.data import Preprocessing, preprocessing_for, preprocessing_of, transforms_for
 
 timm = pytest.importorskip("timm")
+
+# Every network with weights timm publishes, with the first of them: timm's name for it.
+TIMM_WEIGHTS = [
+    (row["name"], next(w["tag"] for w in row["weights"] if w["tag"].startswith("timm:")).removeprefix("timm:"))
+    for row in catalog()
+    if any(w["tag"].startswith("timm:") for w in row["weights"])
+]
 
 
 @pytest.fixture(scope="module")
@@ -20,13 +29,13 @@ def image() -> Image.Image:
     return Image.fromarray(rgb.astype(np.uint8))
 
 
-@pytest.mark.parametrize("name", ["inception_v3", "inception_v4", "inception_resnet_v2", "inception_next_tiny"])
-def test_equal_to_timm(image, name):
+@pytest.mark.parametrize("name, timm_name", TIMM_WEIGHTS, ids=[t for _, t in TIMM_WEIGHTS])
+def test_equal_to_timm(image, name, timm_name):
     from timm.data import create_transform, resolve_data_config
 
-    config = resolve_data_config({}, model=timm.create_model(name, pretrained=False))
+    config = resolve_data_config({}, model=timm.create_model(timm_name, pretrained=False))
     expected = create_transform(**config)(image)
-    ours = transforms_for(name)(image)
+    ours = transforms_for(preprocessing_for(name, model_info(name).weight_entry(f"timm:{timm_name}")))(image)
     assert ours.shape == expected.shape
     torch.testing.assert_close(ours, expected, atol=1e-6, rtol=0)
 

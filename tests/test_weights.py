@@ -8,6 +8,7 @@ import http.server
 import threading
 import time
 import warnings
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -18,7 +19,8 @@ import inception_zoo
 from conftest import max_relative_error, randomize_batchnorm, save_checkpoint
 from inception_zoo import create_model, list_models, load_model, model_info, save_weights, transforms_for
 from inception_zoo.data import preprocessing_for
-from inception_zoo.hub import DownloadError, fetch
+from inception_zoo.errors import DownloadError
+from inception_zoo.hub import fetch
 from inception_zoo.models import _registry
 
 timm = pytest.importorskip("timm")
@@ -103,6 +105,25 @@ def test_timm_entries_carry_timms_own_preprocessing(name, entry):
     assert entry.url == expected_url
 
 
+def cached_as(tag: str, name: str, state_dict: dict, hub_cache, monkeypatch) -> None:
+    """``state_dict`` in torch's hub cache as the file of ``name``'s ``tag``, as if torchvision had
+    downloaded it. Its random weights are not the published file, so the entry is renamed after the
+    file's own hash (torch.hub's convention), which is checked."""
+    import hashlib
+
+    hub_cache.mkdir(parents=True, exist_ok=True)
+    path = save_checkpoint(state_dict, hub_cache / "random.pth")
+    registration = _registry.registered(name)
+    entry = registration.card.weight_entry(tag)
+    stem = entry.cache_name.rsplit("-", 1)[0]
+    renamed = f"{stem}-{hashlib.sha256(path.read_bytes()).hexdigest()[:8]}.pth"
+    path.rename(hub_cache / renamed)
+    entry = dataclasses.replace(entry, url=entry.url.rsplit("/", 1)[0] + "/" + renamed)
+    weights = tuple(entry if e.tag == tag else e for e in registration.card.weights)
+    card = dataclasses.replace(registration.card, weights=weights)
+    monkeypatch.setitem(_registry._REGISTRY, name, dataclasses.replace(registration, card=card))
+
+
 @pytest.mark.parametrize(
     "name, make_reference, weights_enum",
     [
@@ -118,15 +139,14 @@ def test_timm_entries_carry_timms_own_preprocessing(name, entry):
         ),
     ],
 )
-def test_torchvision_weights_end_to_end(hub_cache, image, name, make_reference, weights_enum):
+def test_torchvision_weights_end_to_end(hub_cache, monkeypatch, image, name, make_reference, weights_enum):
     """Image -> our transforms -> our model equals image -> torchvision's preset -> its model with
     transform_input: the same arithmetic, expressed as preprocessing instead of hidden in forward."""
     reference = randomize_batchnorm(make_reference())
     tv_weights = getattr(torchvision.models, weights_enum).IMAGENET1K_V1
     entry = model_info(name).weight_entry("torchvision:IMAGENET1K_V1")
     assert entry.url == tv_weights.url
-    hub_cache.mkdir(parents=True)
-    save_checkpoint(reference.state_dict(), hub_cache / entry.cache_name)  # as if torchvision had downloaded it
+    cached_as("torchvision:IMAGENET1K_V1", name, reference.state_dict(), hub_cache, monkeypatch)
 
     ours = create_model(name, weights="torchvision:IMAGENET1K_V1").eval()
     assert ours.labels == list(tv_weights.meta["categories"])
@@ -139,25 +159,30 @@ def test_torchvision_weights_end_to_end(hub_cache, image, name, make_reference, 
 def test_download_is_verified_and_atomic(hub_cache, file_server):
     root, base = file_server
     reference = torchvision.models.googlenet(init_weights=False)
-    save_checkpoint(reference.state_dict(), root / "googlenet.pth")
+    data = save_checkpoint(reference.state_dict(), root / "googlenet.pth").read_bytes()
     import hashlib
 
-    digest = hashlib.sha256((root / "googlenet.pth").read_bytes()).hexdigest()
-    entry = dataclasses.replace(
-        model_info("googlenet").weights[0], url=f"{base}/googlenet.pth", sha256_prefix=digest[:8]
-    )
+    digest = hashlib.sha256(data).hexdigest()
+    (root / f"googlenet-{digest[:8]}.pth").write_bytes(data)  # torch.hub's convention: the hash in the name
+    entry = dataclasses.replace(model_info("googlenet").weights[0], url=f"{base}/googlenet-{digest[:8]}.pth")
+    assert entry.sha256_prefix == digest[:8]
     path = fetch(entry)
-    assert path.read_bytes() == (root / "googlenet.pth").read_bytes()
+    assert path.read_bytes() == data
     assert fetch(entry) == path  # cached: no second download
 
-    wrong = dataclasses.replace(entry, file_name="other.pth", sha256_prefix="deadbeef")
+    (root / "other-deadbeef.pth").write_bytes(data)  # a name whose hash is not the file's
+    wrong = dataclasses.replace(entry, url=f"{base}/other-deadbeef.pth")
     with pytest.raises(DownloadError, match="SHA-256 .* expected deadbeef"):
         fetch(wrong)
     assert sorted(p.name for p in hub_cache.iterdir()) == [entry.cache_name]  # nothing half-written left
 
-    missing = dataclasses.replace(entry, url=f"{base}/nope.pth", file_name="nope.pth")
+    missing = dataclasses.replace(entry, url=f"{base}/nope.pth")
     with pytest.raises(DownloadError, match="could not download .*404"):
         fetch(missing)
+
+    path.write_bytes(data[:-1] + b"x")  # a cached file that changed since is refused, each time it is used
+    with pytest.raises(DownloadError, match="the cached file .* has SHA-256"):
+        fetch(entry)
 
 
 def test_offline_fails_within_seconds_and_says_what_to_do(hub_cache, monkeypatch):
@@ -167,9 +192,12 @@ def test_offline_fails_within_seconds_and_says_what_to_do(hub_cache, monkeypatch
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         closed_port = s.getsockname()[1]
-    card = _registry.registered_card("googlenet")
-    entry = dataclasses.replace(card.weights[0], url=f"http://127.0.0.1:{closed_port}/googlenet-1378be20.pth")
-    monkeypatch.setitem(_registry._CARDS, "googlenet", dataclasses.replace(card, weights=(entry,)))
+    registration = _registry.registered("googlenet")
+    entry = dataclasses.replace(
+        registration.card.weights[0], url=f"http://127.0.0.1:{closed_port}/googlenet-1378be20.pth"
+    )
+    card = dataclasses.replace(registration.card, weights=(entry,))
+    monkeypatch.setitem(_registry._REGISTRY, "googlenet", dataclasses.replace(registration, card=card))
     start = time.monotonic()
     with pytest.raises(OSError, match=r"could not download torchvision:IMAGENET1K_V1 .*offline.*weights=") as error:
         create_model("googlenet", weights=True)
@@ -277,3 +305,114 @@ def test_public_api():
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # a plain build warns about nothing
         create_model("googlenet")
+
+
+class _FakeHub(http.server.BaseHTTPRequestHandler):
+    """The Hugging Face Hub's resolve endpoint for one file: its bytes, the commit and the SHA-256 the Hub
+    publishes for it (``X-Linked-Etag``; ``etag`` may differ from the bytes' hash, to test the check)."""
+
+    data, etag = b"", ""
+
+    def log_message(self, *args):
+        pass
+
+    def _headers(self) -> None:
+        self.send_response(200)
+        self.send_header("X-Repo-Commit", "0" * 40)
+        self.send_header("X-Linked-Etag", f'"{self.etag}"')
+        self.send_header("ETag", f'"{self.etag}"')
+        self.send_header("Content-Length", str(len(self.data)))
+        self.end_headers()
+
+    def do_HEAD(self):
+        self._headers()
+
+    def do_GET(self):
+        self._headers()
+        self.wfile.write(self.data)
+
+
+@pytest.fixture
+def fake_hub(tmp_path, monkeypatch):
+    """A loopback Hugging Face Hub and an empty Hugging Face cache; yields the handler class to fill."""
+    import huggingface_hub.constants
+
+    handler = type("Hub", (_FakeHub,), {})
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    endpoint = f"http://127.0.0.1:{server.server_address[1]}"
+    monkeypatch.setattr(huggingface_hub.constants, "ENDPOINT", endpoint)
+    monkeypatch.setattr(
+        huggingface_hub.constants, "HUGGINGFACE_CO_URL_TEMPLATE", endpoint + "/{repo_id}/resolve/{revision}/{filename}"
+    )
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_CACHE", str(tmp_path / "hf-cache"))
+    yield handler
+    server.shutdown()
+    server.server_close()
+
+
+def _timm_safetensors(name: str) -> tuple[torch.nn.Module, bytes]:
+    from safetensors.torch import save
+
+    reference = randomize_batchnorm(timm.create_model(name))
+    return reference, save({k: v.contiguous() for k, v in reference.state_dict().items()})
+
+
+def test_hugging_face_weights_come_through_the_hub_checked_and_cached(fake_hub, monkeypatch):
+    """A timm tag downloads from the Hub into the Hub's cache (where timm looks too), is checked against
+    the Hub's SHA-256, and is used from that cache offline."""
+    import hashlib
+
+    import huggingface_hub.constants
+
+    reference, data = _timm_safetensors("inception_next_atto")
+    fake_hub.data, fake_hub.etag = data, hashlib.sha256(data).hexdigest()
+    ours = create_model("inception_next_atto", weights="timm:inception_next_atto.sail_in1k").eval()
+    x = torch.randn(1, 3, 96, 96)
+    with torch.no_grad():
+        assert max_relative_error(ours(x), reference(x)) <= 1e-4
+    cached = list((Path(huggingface_hub.constants.HF_HUB_CACHE)).rglob("model.safetensors"))
+    assert [p.parent.parent.parent.name for p in cached] == ["models--timm--inception_next_atto.sail_in1k"]
+
+    fake_hub.data = b""  # the Hub is gone: offline, the cached file is used (and checked again)
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", True)
+    again = create_model("inception_next_atto", weights="timm:inception_next_atto.sail_in1k").eval()
+    with torch.no_grad():
+        assert torch.equal(again(x), ours(x))
+
+
+def test_a_hub_file_that_is_not_what_the_hub_publishes_is_refused(fake_hub):
+    _, data = _timm_safetensors("inception_next_atto")
+    fake_hub.data, fake_hub.etag = data, "ab" * 32
+    with pytest.raises(DownloadError, match=r"has SHA-256 .*, expected abababab"):
+        create_model("inception_next_atto", weights=True)
+
+
+def test_a_hub_file_offline_or_unreachable_fails_at_once_and_says_what_to_do(fake_hub, monkeypatch):
+    import socket
+
+    import huggingface_hub.constants
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        closed = f"http://127.0.0.1:{s.getsockname()[1]}"
+    monkeypatch.setattr(
+        huggingface_hub.constants, "HUGGINGFACE_CO_URL_TEMPLATE", closed + "/{repo_id}/resolve/{revision}/{filename}"
+    )
+    for offline in (
+        False,
+        True,
+    ):  # an unreachable Hub (huggingface_hub alone would retry for minutes), then HF_HUB_OFFLINE
+        monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", offline)
+        start = time.monotonic()
+        with pytest.raises(DownloadError, match=r"could not download timm:inception_v3.tf_in1k\b.*offline.*weights="):
+            create_model("inception_v3", weights=True)
+        assert time.monotonic() - start < 10
+
+
+def test_every_download_is_https_or_checked():
+    """No entry is fetched over plain http unless the hash its name publishes is checked."""
+    for _, entry in ENTRIES:
+        assert entry.url.startswith("https://") or (entry.url.startswith("http://") and entry.sha256_prefix), entry.tag
+        if entry.url.startswith("https://huggingface.co/"):
+            assert entry.hugging_face is not None, entry.tag

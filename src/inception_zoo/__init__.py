@@ -2,20 +2,22 @@
 
 >>> import inception_zoo
 >>> inception_zoo.list_models("inception_v*")
-['inception_v3', 'inception_v4']
+['inception_v2', 'inception_v2_cifar', 'inception_v3', 'inception_v3_cifar', 'inception_v4', 'inception_v4_cifar']
 >>> model = inception_zoo.create_model("inception_v3", num_classes=10)
+
+Importing the package loads nothing heavy: each name below is imported on first use.
 """
 
-from .data import transforms_for
-from .losses import inception_loss
-from .models import InceptionNet, ModelInfo, TrainOutput, create_model, list_models, model_info
-from .optimize import optimize_for_inference, quantize_int8
-from .weights import load_model, save_weights
+from typing import TYPE_CHECKING
+
+from ._lazy import lazy_exports
+from ._version import __version__
 
 __all__ = [
     "InceptionNet",
     "ModelInfo",
     "TrainOutput",
+    "__version__",
     "create_model",
     "inception_loss",
     "list_models",
@@ -26,4 +28,31 @@ __all__ = [
     "save_weights",
     "transforms_for",
 ]
-__version__ = "0.1.0"
+
+__getattr__, __dir__ = lazy_exports(
+    __name__,
+    {
+        "InceptionNet": ".models._base",
+        "TrainOutput": ".models._base",
+        "ModelInfo": ".models._zoo",
+        "list_models": ".models._zoo",
+        "model_info": ".models._zoo",
+        "create_model": ".models._builder",
+        "inception_loss": ".losses",
+        "load_model": ".weights",
+        "save_weights": ".weights",
+        "optimize_for_inference": ".optimize.inference",
+        "quantize_int8": ".optimize.int8",
+        "transforms_for": ".data.transforms",
+    },
+)
+
+if TYPE_CHECKING:
+    from .data.transforms import transforms_for
+    from .losses import inception_loss
+    from .models._base import InceptionNet, TrainOutput
+    from .models._builder import create_model
+    from .models._zoo import ModelInfo, list_models, model_info
+    from .optimize.inference import optimize_for_inference
+    from .optimize.int8 import quantize_int8
+    from .weights import load_model, save_weights

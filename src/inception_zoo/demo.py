@@ -12,11 +12,12 @@ import shutil
 import time
 from pathlib import Path
 
-from . import load_model
 from .data.datasets import DigitsDataset
 from .evaluate import evaluate
 from .predict import predict
-from .train import TrainConfig, train
+from .train.config import TrainConfig
+from .train.loop import train
+from .weights import load_model
 
 MODEL = "inception_next_atto_cifar"
 

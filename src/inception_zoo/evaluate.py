@@ -17,19 +17,24 @@ the weights' resize ``R`` (e.g. S = 299, R = 342):
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import torch
+import torch.distributed as dist
 import torch.nn.functional as F
 from torch import nn
+from torch.utils.data import DataLoader
 from torchvision.transforms import v2
 from torchvision.transforms.v2 import functional as TF
 
-from .data.transforms import _INTERPOLATION, Preprocessing, preprocessing_of, to_normalized_tensor, transforms_for
+from .data.datasets import ImageFolder, Transformed, collate_skipping
+from .data.options import CROPS
+from .data.transforms import INTERPOLATION_MODES, Preprocessing, preprocessing_of, to_normalized_tensor, transforms_for
+from .errors import ArgumentError
 
 __all__ = ["CROPS", "EvalResult", "MultiCrop", "Tally", "eval_transform", "evaluate"]
-
-CROPS = (1, 10, 12, 144)
 _GOOGLENET_SCALES = (256, 288, 320, 352)  # for a 224 crop
 
 
@@ -39,9 +44,9 @@ class MultiCrop(nn.Module):
     def __init__(self, pre: Preprocessing, crops: int):
         super().__init__()
         if crops not in CROPS[1:]:
-            raise ValueError(f"multi-crop takes {', '.join(map(str, CROPS[1:]))} crops, got {crops}")
+            raise ArgumentError(f"multi-crop takes {', '.join(map(str, CROPS[1:]))} crops, got {crops}")
         self.crops, self.size, self.resize = crops, pre.input_size[-1], pre.resize_size
-        self.interpolation = _INTERPOLATION[pre.interpolation]
+        self.interpolation = INTERPOLATION_MODES[pre.interpolation]
         self.finish = v2.Compose(to_normalized_tensor(pre))
 
     def views(self, image) -> list:
@@ -109,15 +114,13 @@ class Tally:
         )
 
     def all_reduce(self) -> None:
-        import torch.distributed as dist
-
         for tensor in (self.loss, self.top1, self.top5, self.confusion):
             dist.all_reduce(tensor)
 
     def result(self) -> EvalResult:
         count = int(self.confusion.sum())
         if count == 0:
-            raise ValueError("nothing was evaluated: the data set is empty or no image could be read")
+            raise ArgumentError("nothing was evaluated: the data set is empty or no image could be read")
         per_class_total = self.confusion.sum(dim=1)
         return EvalResult(
             top1=100 * int(self.top1) / count,
@@ -145,8 +148,6 @@ class EvalResult:
 @torch.inference_mode()
 def evaluate_batches(model: nn.Module, batches, tally: Tally, *, device: torch.device, crops: int = 1, autocast=None):
     """Add ``(images, targets, unreadable)`` batches to ``tally``; returns the names of unreadable images."""
-    import contextlib
-
     unreadable = []
     for images, targets, skipped in batches:
         unreadable += [u.path for u in skipped]
@@ -179,14 +180,8 @@ def evaluate(
         >>> result = evaluate(load_model("run/model.safetensors"), "data/val", crops=10)
         >>> print(result.top1, result.top5)
     """
-    from pathlib import Path
-
-    from torch.utils.data import DataLoader
-
-    from .data.datasets import ImageFolder, Transformed, collate_skipping
-
     if crops not in CROPS:
-        raise ValueError(f"crops must be one of {', '.join(map(str, CROPS))}, got {crops}")
+        raise ArgumentError(f"crops must be one of {', '.join(map(str, CROPS))}, got {crops}")
     transform = eval_transform(model, crops)
     if isinstance(data, (str, Path)):
         root = Path(data)
@@ -198,7 +193,7 @@ def evaluate(
     num_classes = getattr(model, "num_classes", None) or len(data.classes)
     classes = list(getattr(data, "classes", []))
     if classes and len(classes) != num_classes:  # ImageFolder numbers the sorted class folders from 0
-        raise ValueError(
+        raise ArgumentError(
             f"the data has {len(classes)} class folders but the model has {num_classes} classes: "
             "evaluate on a folder with one subfolder per class of the model, in the model's order"
         )

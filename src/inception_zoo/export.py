@@ -13,7 +13,6 @@ the ``.pt2`` archive).
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import json
 import logging
 import os
@@ -25,14 +24,11 @@ import torch
 from torch import nn
 
 from .data.transforms import preprocessing_of
+from .errors import ArgumentError, ExportMismatch, needs_extra
+from .formats import EXPORT_FORMATS as FORMATS
+from .formats import encode_metadata
 
 __all__ = ["FORMATS", "ExportMismatch", "ExportReport", "export", "export_metadata"]
-
-FORMATS = {"onnx": ".onnx", "torch-export": ".pt2"}
-
-
-class ExportMismatch(RuntimeError):
-    """The exported file does not compute what the model computes; it was deleted."""
 
 
 @dataclass
@@ -45,12 +41,10 @@ class ExportReport:
 
 def export_metadata(model: nn.Module) -> dict[str, str]:
     """String metadata for an exported file: enough to preprocess inputs and name the outputs."""
-    return {
-        "inception_zoo.model": model.name,
-        "inception_zoo.preprocessing": json.dumps(dataclasses.asdict(preprocessing_of(model))),
-        "inception_zoo.labels": json.dumps(getattr(model, "labels", None)),
-        "inception_zoo.provenance": json.dumps(getattr(model, "provenance", {})),
-    }
+    metadata = getattr(model, "metadata", None)
+    if metadata is None:
+        raise ArgumentError("export needs a model built by create_model (its metadata goes into the file)")
+    return encode_metadata(metadata, prefix="inception_zoo.")
 
 
 def export(
@@ -72,10 +66,10 @@ def export(
         >>> report.dynamic_axes, report.checks
     """
     if format not in FORMATS:
-        raise ValueError(f"format must be one of {', '.join(FORMATS)}, got {format!r}")
+        raise ArgumentError(f"format must be one of {', '.join(FORMATS)}, got {format!r}")
     path = Path(path)
     if path.suffix != FORMATS[format]:
-        raise ValueError(f"a {format} file is named *{FORMATS[format]}: use {path.with_suffix(FORMATS[format])}")
+        raise ArgumentError(f"a {format} file is named *{FORMATS[format]}: use {path.with_suffix(FORMATS[format])}")
     model = model.eval().cpu()
     size = preprocessing_of(model).input_size[-1]
     example = torch.randn(2, 3, size, size, generator=torch.Generator().manual_seed(0))
@@ -110,14 +104,10 @@ def _quiet_shape_solver():
 
 
 def _dynamic_shapes(model: nn.Module, axes: list[str]) -> dict:
-    from torch.export import Dim
-
-    from .models import model_info
-
-    dims = {0: Dim("batch", min=1, max=4096)}
+    dims = {0: torch.export.Dim("batch", min=1, max=4096)}
     if "height" in axes:
-        low = model_info(model.name).min_input_size
-        dims |= {2: Dim("height", min=low, max=4096), 3: Dim("width", min=low, max=4096)}
+        low = model.min_input_size
+        dims |= {2: torch.export.Dim("height", min=low, max=4096), 3: torch.export.Dim("width", min=low, max=4096)}
     return {"images": dims}
 
 
@@ -133,7 +123,9 @@ class _Named(nn.Module):
 
 
 def _write_onnx(model: nn.Module, example: torch.Tensor, path: Path, axes: list[str]) -> None:
-    import onnx
+    with needs_extra("export", "ONNX export"):
+        import onnx
+        import onnxscript  # noqa: F401  (torch's exporter needs it)
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -164,7 +156,8 @@ def _write_pt2(model: nn.Module, example: torch.Tensor, path: Path, axes: list[s
 
 def _runner(path: Path, format: str):
     if format == "onnx":
-        import onnxruntime
+        with needs_extra("export", "checking ONNX files"):
+            import onnxruntime
 
         session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
         return lambda x: torch.from_numpy(session.run(None, {"images": x.numpy()})[0])

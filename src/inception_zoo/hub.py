@@ -1,65 +1,127 @@
-"""Downloading published checkpoints: once, verified, atomically, and never hanging.
+"""Downloading published checkpoints: once, checked against what their source publishes, never hanging.
 
-Files go to torch's hub cache (``torch.hub.get_dir()/checkpoints``), where torchvision and
-Cadene's pretrainedmodels put the same files under the same names, so a checkpoint any of them
-downloaded before is used as it is. A download streams into a temporary file beside its
-destination, is checked against the hash its source publishes, and only then is renamed into
-place: an interrupted or corrupt download never leaves a cache file behind.
+- A file on the Hugging Face Hub goes through ``huggingface_hub`` into the Hub's cache, where
+  timm puts the same files: one timm downloaded is used as it is, and ``HF_HUB_OFFLINE``,
+  ``HF_HUB_CACHE`` and ``HF_ENDPOINT`` are honoured. Each time it is used, the file is checked
+  against the SHA-256 the Hub published for it (the cache names the file's blob by it).
+- Any other URL goes to torch's hub cache (``torch.hub.get_dir()/checkpoints``), where
+  torchvision and Cadene's pretrainedmodels put the same files under the same names. A download
+  streams into a temporary file beside its destination, is checked against the SHA-256 prefix
+  in its file name (torch.hub's convention) and only then renamed into place, so an interrupted
+  or corrupt download never leaves a cache file behind; a cached file is checked again each
+  time it is used. A file whose name carries no hash (facenet-pytorch's) cannot be checked.
 """
 
 from __future__ import annotations
 
 import hashlib
 import os
+import re
 import tempfile
 import urllib.error
 import urllib.request
+import warnings
 from pathlib import Path
 
+import huggingface_hub.constants
 import torch
+from huggingface_hub import get_hf_file_metadata, hf_hub_download, hf_hub_url
+from huggingface_hub.utils import LocalEntryNotFoundError
 
-from .models._registry import WeightEntry
+from .errors import DownloadError
+from .models._metadata import WeightEntry
 
-__all__ = ["DownloadError", "cache_dir", "fetch"]
+__all__ = ["cache_dir", "fetch"]
 
 TIMEOUT_S = float(os.environ.get("INCEPTION_ZOO_DOWNLOAD_TIMEOUT", "15"))
-
-
-class DownloadError(OSError):
-    """A checkpoint could not be downloaded (offline, unreachable, or a wrong hash)."""
+_SHA256 = re.compile(r"[0-9a-f]{64}")
 
 
 def cache_dir() -> Path:
+    """Where direct downloads are kept: torch's hub cache."""
     return Path(torch.hub.get_dir()) / "checkpoints"
 
 
 def fetch(entry: WeightEntry, *, timeout: float = TIMEOUT_S) -> Path:
-    """The local path of ``entry``'s file, downloading it first if it is not cached."""
+    """The local path of ``entry``'s file, checked, downloading it first if it is not cached."""
+    if entry.hugging_face:
+        return _fetch_from_hugging_face(entry, timeout)
+    return _fetch_url(entry, timeout)
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        while chunk := f.read(1 << 22):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _check(entry: WeightEntry, path: Path, expected: str, *, cached: bool) -> None:
+    actual = _sha256(path)
+    if actual.startswith(expected):
+        return
+    what = f"the cached file {path}" if cached else f"the file from {entry.url}"
+    then = "delete it to download it again" if cached else "it was not kept"
+    raise DownloadError(
+        f"{entry.tag}: {what} has SHA-256 {actual[:16]}..., expected {expected[:16]}... as its source "
+        f"publishes; {then}. The source may have changed, or the file is corrupt."
+    )
+
+
+def _offline_hint(entry: WeightEntry, where: str) -> str:
+    return f"If this machine is offline, download {entry.url} elsewhere and pass its path as weights=..., or {where}"
+
+
+def _fetch_url(entry: WeightEntry, timeout: float) -> Path:
     path = cache_dir() / entry.cache_name
+    expected = entry.sha256_prefix
     if path.is_file():
+        if expected:
+            _check(entry, path, expected, cached=True)
         return path
     path.parent.mkdir(parents=True, exist_ok=True)
-    offline_hint = (
-        f"If this machine is offline, download {entry.url} elsewhere and pass its path as weights=..., "
-        f"or copy it to {path}"
-    )
-    digest = hashlib.sha256()
     fd, tmp_path = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
     try:
         with os.fdopen(fd, "wb") as tmp, urllib.request.urlopen(entry.url, timeout=timeout) as response:
             while chunk := response.read(1 << 20):
-                digest.update(chunk)
                 tmp.write(chunk)
-        if entry.sha256_prefix and not digest.hexdigest().startswith(entry.sha256_prefix):
-            raise DownloadError(
-                f"{entry.tag}: the file from {entry.url} has SHA-256 {digest.hexdigest()[:16]}..., expected "
-                f"{entry.sha256_prefix}...; it was not kept. The source may have changed or the transfer was corrupted."
-            )
+        if expected:
+            _check(entry, Path(tmp_path), expected, cached=False)
         os.replace(tmp_path, path)
     except (urllib.error.URLError, TimeoutError, ConnectionError) as e:
         reason = f"HTTP {e.code} {e.reason}" if isinstance(e, urllib.error.HTTPError) else getattr(e, "reason", e)
-        raise DownloadError(f"could not download {entry.tag} from {entry.url}: {reason}. {offline_hint}") from None
+        hint = _offline_hint(entry, f"copy it to {path}")
+        raise DownloadError(f"could not download {entry.tag} from {entry.url}: {reason}. {hint}") from None
     finally:
         if os.path.exists(tmp_path):
             os.unlink(tmp_path)
     return path
+
+
+def _fetch_from_hugging_face(entry: WeightEntry, timeout: float) -> Path:
+    repo, revision, file = entry.hugging_face
+    try:
+        path = Path(hf_hub_download(repo, file, revision=revision, local_files_only=True))  # the cache alone
+    except LocalEntryNotFoundError:
+        path = _download_from_hugging_face(entry, timeout)
+    blob = Path(os.path.realpath(path))
+    if _SHA256.fullmatch(blob.name):
+        _check(entry, path, blob.name, cached=True)
+    else:  # a cache without links (Windows without developer mode) keeps no hash to check against
+        warnings.warn(f"{entry.tag}: {path} could not be checked (the cache keeps no hash for it)", stacklevel=3)
+    return path
+
+
+def _download_from_hugging_face(entry: WeightEntry, timeout: float) -> Path:
+    repo, revision, file = entry.hugging_face
+    hint = _offline_hint(entry, f"put it in the Hugging Face cache (hf download {repo} {file})")
+    if huggingface_hub.constants.HF_HUB_OFFLINE:
+        raise DownloadError(f"could not download {entry.tag}: HF_HUB_OFFLINE is set and the file is not cached. {hint}")
+    try:
+        # One quick request first: huggingface_hub retries an unreachable Hub for minutes; we say so at once.
+        get_hf_file_metadata(hf_hub_url(repo, file, revision=revision), timeout=timeout)
+        return Path(hf_hub_download(repo, file, revision=revision, etag_timeout=timeout))
+    except Exception as e:  # huggingface_hub's own errors, and its HTTP client's
+        reason = str(e).splitlines()[0] if str(e) else type(e).__name__
+        raise DownloadError(f"could not download {entry.tag} from {entry.url}: {reason}. {hint}") from None

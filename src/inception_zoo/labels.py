@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from torchvision.models import GoogLeNet_Weights
+
 __all__ = ["label_names"]
 
 
@@ -11,7 +13,5 @@ def label_names(label_set: str, num_classes: int) -> list[str] | None:
     ImageNet-1k's come from torchvision, which ships them with its weights.
     """
     if label_set == "imagenet-1k" and num_classes == 1000:
-        from torchvision.models import GoogLeNet_Weights
-
         return list(GoogLeNet_Weights.IMAGENET1K_V1.meta["categories"])
     return None

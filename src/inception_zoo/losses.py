@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from .models import TrainOutput
+from .models._base import TrainOutput
 
 __all__ = ["inception_loss"]
 

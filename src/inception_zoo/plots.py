@@ -1,26 +1,28 @@
-"""PNG figures: a run's learning curves and an evaluation's confusion matrix (matplotlib, no screen needed)."""
+"""PNG figures: a run's learning curves and an evaluation's confusion matrix.
+
+matplotlib's ``Figure`` drawn without pyplot: no screen needed, and no global backend or state
+changed for a program that uses matplotlib itself.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
+
+from .errors import needs_extra
+
+with needs_extra("train", "figures (learning curves, confusion matrices)"):
+    from matplotlib.figure import Figure
+
 __all__ = ["plot_confusion", "plot_curves"]
-
-
-def _pyplot():
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
 
 
 def plot_curves(metrics: list[dict], path: Path) -> None:
     """Loss, top-1 accuracy and learning rate against epochs, in one PNG."""
-    plt = _pyplot()
     epochs = [row["epoch"] for row in metrics]
-    fig, (loss_ax, acc_ax, lr_ax) = plt.subplots(1, 3, figsize=(13, 3.6), constrained_layout=True)
+    fig = Figure(figsize=(13, 3.6), layout="constrained")
+    loss_ax, acc_ax, lr_ax = fig.subplots(1, 3)
     for key, label in (("train_loss", "train"), ("val_loss", "val"), ("ema_val_loss", "val (EMA)")):
         if key in metrics[0]:
             loss_ax.plot(epochs, [row[key] for row in metrics], marker="o", label=label)
@@ -36,7 +38,6 @@ def plot_curves(metrics: list[dict], path: Path) -> None:
     loss_ax.legend()
     acc_ax.legend()
     fig.savefig(path, dpi=100)
-    plt.close(fig)
 
 
 def plot_confusion(confusion: list[list[int]], labels: list[str], path: str | Path, *, title: str = "") -> Path:
@@ -44,14 +45,12 @@ def plot_confusion(confusion: list[list[int]], labels: list[str], path: str | Pa
 
     Past 30 classes the class names are left off the axes (the matrix is still drawn).
     """
-    import numpy as np
-
-    plt = _pyplot()
     counts = np.asarray(confusion, dtype=float)
     rates = counts / np.maximum(counts.sum(axis=1, keepdims=True), 1)
     n = len(counts)
     side = min(4 + 0.35 * n, 16)
-    fig, ax = plt.subplots(figsize=(side, side), constrained_layout=True)
+    fig = Figure(figsize=(side, side), layout="constrained")
+    ax = fig.subplots()
     image = ax.imshow(rates, cmap="Blues", vmin=0, vmax=1)
     fig.colorbar(image, ax=ax, shrink=0.8, label="fraction of the true class")
     if n <= 30:
@@ -65,5 +64,4 @@ def plot_confusion(confusion: list[list[int]], labels: list[str], path: str | Pa
     ax.set_ylabel("true")
     ax.set_title(title or "confusion matrix")
     fig.savefig(path, dpi=100)
-    plt.close(fig)
     return Path(path)

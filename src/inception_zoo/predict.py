@@ -12,6 +12,7 @@ from PIL import Image, UnidentifiedImageError
 from torch import nn
 
 from .data.transforms import transforms_for
+from .errors import ArgumentError
 
 __all__ = ["IMAGE_SUFFIXES", "Prediction", "expand_images", "predict", "read_image"]
 
@@ -39,12 +40,12 @@ def expand_images(paths: Iterable[str | os.PathLike]) -> list[Path]:
 
 
 def read_image(path: str | os.PathLike, transform) -> torch.Tensor:
-    """One image file through ``transform``; ``ValueError`` saying why when it cannot be read."""
+    """One image file through ``transform``; ``ArgumentError`` saying why when it cannot be read."""
     try:
         with Image.open(path) as image:
             return transform(image.convert("RGB"))
     except (OSError, UnidentifiedImageError, ValueError) as e:
-        raise ValueError(f"cannot read this image: {e}") from e
+        raise ArgumentError(f"cannot read this image: {e}") from e
 
 
 def _batches(items: list, size: int) -> Iterator[list]:
@@ -64,7 +65,7 @@ def predict(
         ...     print(p.path, p.top[0]["label"], p.top[0]["score"])
     """
     if topk < 1 or batch_size < 1:
-        raise ValueError(f"topk and batch_size must be >= 1, got {topk} and {batch_size}")
+        raise ArgumentError(f"topk and batch_size must be >= 1, got {topk} and {batch_size}")
     model.eval()
     transform = transforms_for(model)
     labels = getattr(model, "labels", None)
@@ -73,7 +74,7 @@ def predict(
     for result in results:
         try:
             readable.append((result, read_image(result.path, transform)))
-        except ValueError as e:
+        except ArgumentError as e:
             result.error = str(e)
     for batch in _batches(readable, batch_size):
         probabilities = model(torch.stack([tensor for _, tensor in batch])).softmax(dim=1)

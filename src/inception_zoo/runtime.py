@@ -1,9 +1,9 @@
 """Our ONNX files (``export``, ``quantize_int8``) run by ONNX Runtime, usable wherever a model is.
 
-``OnnxModel`` has what predict, evaluate and serve take from a model (its name, preprocessing,
-labels, number of classes, and a forward from image batches to logits), all read from the file's
-metadata, so an exported or int8 file is used like the network it came from: ``load_model``,
-``inception-zoo predict/eval/serve --weights FILE.onnx``.
+``OnnxModel`` has what predict, evaluate and serve take from a model (its ``metadata``: name,
+preprocessing, labels; its number of classes, and a forward from image batches to logits), all
+read from the file, so an exported or int8 file is used like the network it came from:
+``load_model``, ``inception-zoo predict/eval/serve --weights FILE.onnx``.
 """
 
 from __future__ import annotations
@@ -15,6 +15,10 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from .errors import ArgumentError, MissingExtra, needs_extra
+from .formats import decode_metadata
+from .models._metadata import HasMetadata
+
 __all__ = ["OnnxModel", "onnx_session"]
 
 
@@ -24,7 +28,8 @@ def onnx_session(path: str | os.PathLike, threads: int | None = None):
     Its threads do not spin after a call: spinning holds the cores that the caller's next work
     (torch, image decoding) needs; on 2 cores it halved the speed of a torch model run next.
     """
-    import onnxruntime
+    with needs_extra("export", "running ONNX files"):
+        import onnxruntime
 
     options = onnxruntime.SessionOptions()
     options.intra_op_num_threads = threads or torch.get_num_threads()
@@ -33,7 +38,7 @@ def onnx_session(path: str | os.PathLike, threads: int | None = None):
     return onnxruntime.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
 
 
-class OnnxModel(nn.Module):
+class OnnxModel(HasMetadata, nn.Module):
     """An ONNX file written by ``export`` or ``quantize_int8``, as a model: image batches in, logits out.
 
     ``quantization`` is the int8 file's record (method, SQNR and top-1 agreement against fp32),
@@ -46,33 +51,32 @@ class OnnxModel(nn.Module):
 
     def __init__(self, path: str | os.PathLike, threads: int | None = None):
         super().__init__()
-        from .weights import restore_metadata
-
         self.path = Path(path)
         if not self.path.is_file():
             raise FileNotFoundError(f"no such ONNX file: {self.path}")
         try:
             self.session = onnx_session(self.path, threads)
+        except MissingExtra:
+            raise
         except Exception as e:  # onnxruntime raises its own types for a corrupt or truncated file
-            raise ValueError(f"{self.path} is not a readable ONNX file ({type(e).__name__}: {e})") from e
-        metadata = self.session.get_modelmeta().custom_metadata_map
-        if "inception_zoo.model" not in metadata:
-            raise ValueError(
+            raise ArgumentError(f"{self.path} is not a readable ONNX file ({type(e).__name__}: {e})") from e
+        entries = self.session.get_modelmeta().custom_metadata_map
+        if "inception_zoo.model" not in entries:
+            raise ArgumentError(
                 f"{self.path} is not an ONNX file of ours (no inception_zoo metadata): "
                 "write one with 'inception-zoo export' or 'inception-zoo quantize'"
             )
-        self.name = metadata["inception_zoo.model"]
+        self.metadata = decode_metadata(entries, prefix="inception_zoo.")
         (image,), (logits,) = self.session.get_inputs(), self.session.get_outputs()
         self.input_name, self.input_shape = image.name, image.shape  # e.g. ["batch", 3, "height", "width"]
         self.in_chans, self.num_classes = self.input_shape[1], logits.shape[1]
-        restore_metadata(self, {key.removeprefix("inception_zoo."): value for key, value in metadata.items()})
-        self.quantization = json.loads(metadata.get("inception_zoo.int8", "null"))
+        self.quantization = json.loads(entries.get("inception_zoo.int8", "null"))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         expected = [d if isinstance(d, int) else axis for d, axis in zip(self.input_shape, "NCHW", strict=True)]
         fixed = [(d, n) for d, n in zip(self.input_shape, x.shape, strict=False) if isinstance(d, int)]
         if x.dim() != 4 or any(d != n for d, n in fixed):
-            raise ValueError(
+            raise ArgumentError(
                 f"{self.path.name} takes images of shape {' x '.join(map(str, expected))} "
                 f"(N x C x H x W, preprocessed), got {' x '.join(map(str, x.shape))}"
             )
@@ -80,7 +84,7 @@ class OnnxModel(nn.Module):
         try:
             logits = self.session.run(None, {self.input_name: feed})[0]
         except Exception as e:  # e.g. an image too small for the network's pooling
-            raise ValueError(f"{self.path.name} cannot run on a {' x '.join(map(str, x.shape))} batch: {e}") from e
+            raise ArgumentError(f"{self.path.name} cannot run on a {' x '.join(map(str, x.shape))} batch: {e}") from e
         return torch.from_numpy(logits).to(x.device)
 
     def extra_repr(self) -> str:

@@ -1,4 +1,4 @@
-"""What a network looks like: its stages' output shapes and its table row.
+"""What a network looks like: its stages' output shapes.
 
 Shapes come from a forward pass on the ``meta`` device, so they cost no memory and no
 arithmetic, at any input size.
@@ -6,13 +6,11 @@ arithmetic, at any input size.
 
 from __future__ import annotations
 
-import dataclasses
-
 import torch
 
-from .models import create_model, list_models, model_info
+from .models._zoo import registered
 
-__all__ = ["model_table", "stage_shapes"]
+__all__ = ["stage_shapes"]
 
 
 def stage_shapes(name: str, *, image_size: int | None = None) -> list[tuple[str, tuple[int, ...]]]:
@@ -20,13 +18,16 @@ def stage_shapes(name: str, *, image_size: int | None = None) -> list[tuple[str,
 
     Example:
         >>> stage_shapes("inception_v3")[-1]
-        ('Mixed_7c', (1, 2048, 8, 8))
+        ('head', (1, 1000))
     """
-    info = model_info(name)
-    height = width = image_size or info.input_size[-1]
+    registration = registered(name)
+    channels, height, width = registration.card.input_size
+    if image_size is not None:
+        height = width = image_size
     with torch.device("meta"):
-        model = create_model(name).eval()
-        x = torch.empty(1, info.input_size[0], height, width)
+        model = registration.build().eval()
+        x = torch.empty(1, channels, height, width)
+    model.check_input(x)  # a clear message for a size the network cannot take
     shapes: list[tuple[str, tuple[int, ...]]] = []
     for layer_name, layer in model.features.named_children():
         x = layer(x)
@@ -35,14 +36,3 @@ def stage_shapes(name: str, *, image_size: int | None = None) -> list[tuple[str,
             shapes.append((f"aux_heads.{layer_name}", tuple(model.aux_heads[layer_name](x).shape)))
     shapes.append(("head", tuple(model.forward_head(x).shape)))
     return shapes
-
-
-def model_table(pattern: str | None = None) -> list[dict]:
-    """One row per registered network: the facts of ``model_info`` as plain data."""
-    rows = []
-    for name in list_models(pattern):
-        info = model_info(name)
-        row = dataclasses.asdict(info)
-        row["paper"] = {"title": info.paper.title, "arxiv": info.paper.arxiv}
-        rows.append(row)
-    return rows

@@ -7,22 +7,28 @@ Every checkpoint goes through one path:
    ``{"model": ...}`` and DataParallel's ``module.`` prefix.
 2. recognise the source from its keys (``LAYOUTS``, one table per source and network).
 3. rename by that table; drop TF-slim's background class where a 1000-class model wants it.
-4. ``Checkpoint.load_into``: every key used, every shape equal, or a ``ValueError`` naming the
-   file and the first offending key.
+4. ``Checkpoint.load_into``: every key used, every shape equal, or an ``ArgumentError`` naming
+   the file and the first offending key.
+
+Pure key layouts and checks: nothing here knows a network or our file format (the builder,
+``inception_zoo.models._builder``, ties them together).
 """
 
 from __future__ import annotations
 
-import json
 import os
 import pickle
 import warnings
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
+from safetensors import SafetensorError
+from safetensors.torch import load_file
 from torch import nn
 
+from ..errors import ArgumentError
 from . import cadene as _cadene
 from . import facenet as _facenet
 from . import inception_next as _inception_next
@@ -31,7 +37,7 @@ from . import torchvision as _torchvision
 from . import xception as _xception
 from ._layout import Layout
 
-__all__ = ["LAYOUTS", "Checkpoint", "load_checkpoint", "read_state_dict", "recognise"]
+__all__ = ["LAYOUTS", "NATIVE", "Checkpoint", "is_native", "load_checkpoint", "read_state_dict", "recognise"]
 
 LAYOUTS: tuple[Layout, ...] = (
     *_torchvision.LAYOUTS,
@@ -51,24 +57,21 @@ def read_state_dict(path: str | os.PathLike) -> dict[str, torch.Tensor]:
     if not path.is_file():
         raise FileNotFoundError(f"no checkpoint file at {path}")
     if path.suffix == ".safetensors":
-        from safetensors import SafetensorError
-        from safetensors.torch import load_file
-
         try:
             state = load_file(path)
         except (SafetensorError, OSError, ValueError) as e:
-            raise ValueError(f"{path} is not a readable safetensors file (truncated or corrupt?): {e}") from None
+            raise ArgumentError(f"{path} is not a readable safetensors file (truncated or corrupt?): {e}") from None
     else:
         try:
             state = torch.load(path, map_location="cpu", weights_only=True)
         except pickle.UnpicklingError as e:
-            raise ValueError(
+            raise ArgumentError(
                 f"refused to load {path}: it holds objects other than tensors, and loading them could run "
                 f"code. Nothing in it was run. If you trust the file, re-save its state_dict "
                 f"(or use safetensors). Detail: {str(e).splitlines()[0]}"
             ) from None
         except (EOFError, RuntimeError, OSError) as e:
-            raise ValueError(f"{path} is not a readable checkpoint (truncated or corrupt?): {e}") from None
+            raise ArgumentError(f"{path} is not a readable checkpoint (truncated or corrupt?): {e}") from None
     return _unwrap(state, path)
 
 
@@ -79,10 +82,10 @@ def _unwrap(state: object, path: Path) -> dict[str, torch.Tensor]:
             break
         state = state[inner[0]]
     if not isinstance(state, dict) or not state:
-        raise ValueError(f"{path} holds no state dict (found {type(state).__name__})")
+        raise ArgumentError(f"{path} holds no state dict (found {type(state).__name__})")
     tensors = {k: v for k, v in state.items() if isinstance(v, torch.Tensor)}
     if not tensors:
-        raise ValueError(f"{path} holds no tensors; keys: {list(state)[:5]}")
+        raise ArgumentError(f"{path} holds no tensors; keys: {list(state)[:5]}")
     if all(k.startswith("module.") for k in tensors):
         tensors = {k.removeprefix("module."): v for k, v in tensors.items()}
     return tensors
@@ -93,7 +96,7 @@ def recognise(state: dict[str, torch.Tensor]) -> Layout | None:
     return next((layout for layout in LAYOUTS if layout.matches(state)), None)
 
 
-def _is_native(state: dict[str, torch.Tensor]) -> bool:
+def is_native(state: dict[str, torch.Tensor]) -> bool:
     """Our own keys (checked after the foreign layouts, some of which also use ``features.``)."""
     return all(k.startswith(("features.", "head.", "aux_heads.")) for k in state)
 
@@ -108,7 +111,6 @@ class Checkpoint:
     background_class: bool = False
     layout_kwargs: dict = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
-    metadata: dict[str, str] = field(default_factory=dict)  # our own files' (see inception_zoo.weights)
 
     @property
     def has_aux(self) -> bool:
@@ -116,9 +118,7 @@ class Checkpoint:
 
     @property
     def model_kwargs(self) -> dict:
-        """The constructor options this file implies: side heads, class count, layout options."""
-        if "config" in self.metadata:
-            return json.loads(self.metadata["config"])  # our own file says exactly
+        """The constructor options the keys imply: side heads, class count, layout options."""
         kwargs = dict(self.layout_kwargs, aux_logits=self.has_aux)
         fc = self.state_dict.get("head.fc.weight")
         if fc is None:
@@ -137,7 +137,7 @@ class Checkpoint:
         - side classifiers in the file but not the model are dropped; in the model but not the
           file, they keep their fresh initialisation.
 
-        Anything else that does not fit raises a ``ValueError`` naming the file and the first key.
+        Anything else that does not fit raises an ``ArgumentError`` naming the file and the first key.
         """
         state = dict(self.state_dict)
         expected = model.state_dict()
@@ -167,10 +167,10 @@ class Checkpoint:
                 parts.append(f"{len(missing)} missing, first {missing[0]!r}")
             if unexpected:
                 parts.append(f"{len(unexpected)} unexpected, first {unexpected[0]!r}")
-            raise ValueError(f"{where} does not fit {model.name}: {'; '.join(parts)}")
+            raise ArgumentError(f"{where} does not fit {model.name}: {'; '.join(parts)}")
         for key, tensor in state.items():
             if tensor.shape != expected[key].shape:
-                raise ValueError(
+                raise ArgumentError(
                     f"{where} does not fit {model.name}: {key!r} has shape {tuple(tensor.shape)} in the file, "
                     f"{tuple(expected[key].shape)} in the model"
                 )
@@ -220,30 +220,27 @@ def _drop_background_class(state: dict, expected: dict, notes: list[str]) -> Non
             notes.append(f"dropped TF-slim's background class from {key}")
 
 
-def load_checkpoint(path: str | os.PathLike, model_name: str) -> Checkpoint:
-    """Read ``path``, recognise its source and rename its keys for ``model_name``."""
+def load_checkpoint(path: str | os.PathLike, model_name: str, layers: Sequence[str] = ()) -> Checkpoint:
+    """Read ``path``, recognise its source and rename its keys for ``model_name``, whose layers
+    (``model.features``, in order) are ``layers``. Our own keys come back as they are."""
     state = read_state_dict(path)
     layout = recognise(state)
-    if layout is None and _is_native(state):
-        from ..weights import read_metadata
-
-        metadata = read_metadata(path)
-        saved_as = metadata.get("model")
-        if saved_as and saved_as != model_name:
-            raise ValueError(f"{path} holds {saved_as} weights: build it with create_model({saved_as!r}, ...)")
-        return Checkpoint(Path(path), NATIVE, state, metadata=metadata)
+    if layout is None and is_native(state):
+        return Checkpoint(Path(path), NATIVE, state)
     if layout is None:
         sample = ", ".join(list(state)[:3])
         known = "; ".join(sorted({layout.source for layout in LAYOUTS}))
-        raise ValueError(f"{path}: not a checkpoint format we know (first keys: {sample}). Supported sources: {known}")
+        raise ArgumentError(
+            f"{path}: not a checkpoint format we know (first keys: {sample}). Supported sources: {known}"
+        )
     if model_name not in layout.models:
         names = " or ".join(repr(m) for m in layout.models)
-        raise ValueError(
+        raise ArgumentError(
             f"{path} is a {layout.source} checkpoint: build it with create_model({names}, ...), not {model_name!r}"
         )
-    renamed = {layout.rename(k): v for k, v in state.items()}
+    renamed = {layout.rename(k, layers): v for k, v in state.items()}
     if len(renamed) != len(state):
-        raise ValueError(f"{path}: the {layout.source} rename table maps two keys to one; please report this")
+        raise ArgumentError(f"{path}: the {layout.source} rename table maps two keys to one; please report this")
     return Checkpoint(
         Path(path),
         layout.source,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 # (regex, replacement): a replacement string, or a function of the match where a number shifts.
@@ -16,7 +16,9 @@ class Layout:
 
     ``signature`` keys are all present in such a checkpoint and identify it. ``rules`` are
     ``(regex, replacement)`` pairs applied in order, each to the result of the one before, and
-    turn the source's keys into ours.
+    turn the source's keys into ours. ``numbered_features``: the source numbers the network's
+    layers (``features.3.``, a Sequential) in the order of ours, so ``rename`` takes our layer
+    names (``model_info(name).layers``) and puts each in for its number before the rules run.
     """
 
     source: str
@@ -25,12 +27,15 @@ class Layout:
     rules: tuple[Rule, ...]
     background_class: bool = False  # the head may carry TF-slim's extra class 0
     model_kwargs: tuple[tuple[str, object], ...] = ()  # constructor options such files need
+    numbered_features: bool = False
 
     def matches(self, keys: Iterable[str]) -> bool:
         keys = set(keys)
         return all(k in keys for k in self.signature)
 
-    def rename(self, key: str) -> str:
+    def rename(self, key: str, layers: Sequence[str] = ()) -> str:
+        if self.numbered_features:
+            key = re.sub(r"^features\.(\d+)\.", lambda m: f"features.{layers[int(m[1])]}.", key)
         for pattern, replacement in self.rules:
             key = re.sub(pattern, replacement, key)
         return key

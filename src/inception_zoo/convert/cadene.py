@@ -6,28 +6,29 @@ Cadene's v4, Inception-ResNet-v2 and Xception share timm's keys: see ``timm.py``
 
 from __future__ import annotations
 
-from ..models.bn_inception import FIG_5
+import re
+
 from ._layout import Layout, Rule
 
+STRIDED = ("3c", "4e")  # the grid reductions have no 1x1 branch: their branches count from the 3x3 one
 
-def _module_rules() -> tuple[Rule, ...]:
-    rules: list[Rule] = []
-    for name, row in FIG_5.items():
-        first = 1 if row.ch1x1 else 0  # the stride-2 modules have no 1x1 branch
-        branches = {
-            "1x1": "0.0",
-            "3x3_reduce": f"{first}.0",
-            "3x3": f"{first}.1",
-            "double_3x3_reduce": f"{first + 1}.0",
-            "double_3x3_1": f"{first + 1}.1",
-            "double_3x3_2": f"{first + 1}.2",
-            "pool_proj": f"{first + 2}.1",
-        }
-        rules += [
-            (rf"^inception_{name}_{old}\.", f"features.inception_{name}.branches.{new}.")
-            for old, new in branches.items()
-        ]
-    return tuple(rules)
+# Cadene's name for each layer of a module -> (branch, layer), branches counted from the first conv branch.
+_LAYERS = {
+    "3x3_reduce": (0, 0),
+    "3x3": (0, 1),
+    "double_3x3_reduce": (1, 0),
+    "double_3x3_1": (1, 1),
+    "double_3x3_2": (1, 2),
+    "pool_proj": (2, 1),
+}
+
+
+def _layer_rule(old: str, branch: int, layer: int) -> Rule:
+    def ours(match: re.Match) -> str:
+        module = match[1]
+        return f"features.inception_{module}.branches.{branch + (module not in STRIDED)}.{layer}."
+
+    return (rf"^inception_(\d[a-e])_{old}\.", ours)
 
 
 BN_INCEPTION = Layout(
@@ -39,7 +40,8 @@ BN_INCEPTION = Layout(
         (r"^(\w+)_bn\.", r"\1.bn."),  # conv_bn.weight -> conv.bn.weight
         (r"^(\w+)\.(weight|bias)$", r"\1.conv.\2"),  # the conv's own tensors
         (r"^(conv1_7x7_s2|conv2_3x3_reduce|conv2_3x3)\.", r"features.\1."),
-        *_module_rules(),
+        (r"^inception_(\d[a-e])_1x1\.", r"features.inception_\1.branches.0.0."),
+        *(_layer_rule(old, branch, layer) for old, (branch, layer) in _LAYERS.items()),
     ),
 )
 

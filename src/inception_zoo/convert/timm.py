@@ -9,27 +9,13 @@ from __future__ import annotations
 
 from ._layout import NUMBERED_BRANCHES, Layout
 
-_V4_LAYERS = [
-    "Conv2d_1a_3x3",
-    "Conv2d_2a_3x3",
-    "Conv2d_2b_3x3",
-    "Mixed_3a",
-    "Mixed_4a",
-    "Mixed_5a",
-    *(f"Mixed_5{c}" for c in "bcde"),
-    "Mixed_6a",
-    *(f"Mixed_6{c}" for c in "bcdefgh"),
-    "Mixed_7a",
-    *(f"Mixed_7{c}" for c in "bcd"),
-]
-
 INCEPTION_V4 = Layout(
     source="timm/Cadene inception_v4",
     models=("inception_v4",),
     signature=("features.21.branch2_3b.conv.weight", "last_linear.weight"),
+    numbered_features=True,  # timm's and Cadene's features.0 ... features.21 are our layers in order
     rules=(
         (r"^last_linear\.", "head.fc."),
-        *((rf"^features\.{i}\.", f"features.{name}.") for i, name in enumerate(_V4_LAYERS)),
         # Mixed_3a is (max-pool | conv) and Mixed_5a is (conv | max-pool): one conv each.
         (r"^features\.Mixed_3a\.conv\.", "features.Mixed_3a.branches.1.0."),
         (r"^features\.Mixed_5a\.conv\.", "features.Mixed_5a.branches.0.0."),

@@ -16,10 +16,11 @@ import torchvision
 from PIL import Image, UnidentifiedImageError
 from torch.utils.data import Dataset, default_collate
 
-__all__ = ["DATASETS", "DigitsDataset", "ImageFolder", "Transformed", "Unreadable", "collate_skipping", "load_datasets"]
+from .._paths import cache_home
+from ..errors import ArgumentError, DownloadError, needs_extra
+from .options import DATASETS
 
-# The data sets known by name, and their default augmentation for training.
-DATASETS = {"cifar10": "cifar", "cifar100": "cifar", "digits": "none"}
+__all__ = ["DigitsDataset", "ImageFolder", "Transformed", "Unreadable", "collate_skipping", "load_datasets"]
 
 
 @dataclass(frozen=True)
@@ -78,12 +79,10 @@ class DigitsDataset(Dataset):
     download. Images become RGB PIL images, upscaled to ``size``; a fixed 80/20 split by ``seed``."""
 
     def __init__(self, split: str, *, size: int = 32, transform=None, seed: int = 0):
-        try:
+        with needs_extra("train", "the digits data set (it comes with scikit-learn)"):
             from sklearn.datasets import load_digits
-        except ImportError as e:
-            raise ImportError("the digits data set comes with scikit-learn: pip install scikit-learn") from e
         if split not in ("train", "val"):
-            raise ValueError(f"split must be 'train' or 'val', got {split!r}")
+            raise ArgumentError(f"split must be 'train' or 'val', got {split!r}")
         digits = load_digits()
         order = torch.randperm(len(digits.target), generator=torch.Generator().manual_seed(seed))
         cut = int(0.8 * len(order))
@@ -116,31 +115,31 @@ def load_datasets(
 ) -> tuple[Dataset, Dataset, list[str]]:
     """``(train, val, class names)`` from ``data`` (a folder with ``train/`` and ``val/``) or a named ``dataset``."""
     if (data is None) == (dataset is None):
-        raise ValueError("give either a data folder (with train/ and val/ inside) or a dataset name, not both")
+        raise ArgumentError("give either a data folder (with train/ and val/ inside) or a dataset name, not both")
     if dataset == "digits":
         train = DigitsDataset("train", size=image_size, transform=train_transform)
         return train, DigitsDataset("val", size=image_size, transform=val_transform), train.classes
     if dataset in ("cifar10", "cifar100"):
         return _cifar(dataset, data_root(), train_transform, val_transform, download)
     if dataset is not None:
-        raise ValueError(f"unknown dataset {dataset!r}: use one of {', '.join(DATASETS)}, or a data folder")
+        raise ArgumentError(f"unknown dataset {dataset!r}: use one of {', '.join(DATASETS)}, or a data folder")
     root = Path(data)
     missing = [split for split in ("train", "val") if not (root / split).is_dir()]
     if missing:
-        raise ValueError(
+        raise ArgumentError(
             f"{root} has no {' or '.join(f'{m}/' for m in missing)} folder: the layout is "
             f"{root}/train/<class>/<image> and {root}/val/<class>/<image>"
         )
     train = ImageFolder(root / "train", transform=train_transform)
     val = ImageFolder(root / "val", transform=val_transform)
     if val.classes != train.classes:
-        raise ValueError(f"{root}/val has classes {val.classes}, but {root}/train has {train.classes}")
+        raise ArgumentError(f"{root}/val has classes {val.classes}, but {root}/train has {train.classes}")
     return train, val, train.classes
 
 
 def data_root() -> Path:
-    """Where named data sets are kept: $INCEPTION_ZOO_DATA, or ~/.cache/inception-zoo/data."""
-    return Path(os.environ.get("INCEPTION_ZOO_DATA", Path.home() / ".cache" / "inception-zoo" / "data"))
+    """Where named data sets are kept: $INCEPTION_ZOO_DATA, or the ``data`` folder of our cache."""
+    return Path(os.environ.get("INCEPTION_ZOO_DATA") or cache_home() / "data")
 
 
 def _cifar(name: str, root: Path, train_transform, val_transform, download: bool):
@@ -149,7 +148,7 @@ def _cifar(name: str, root: Path, train_transform, val_transform, download: bool
         train = cls(root, train=True, transform=train_transform, download=download)
         val = cls(root, train=False, transform=val_transform, download=download)
     except (OSError, RuntimeError) as e:  # no network, or no files and download=False
-        raise OSError(
+        raise DownloadError(
             f"{name} is not in {root} and could not be downloaded ({e}); on an offline machine copy torchvision's "
             f"{name} files there (or set INCEPTION_ZOO_DATA), or train on a folder with --data"
         ) from e

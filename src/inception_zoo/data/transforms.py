@@ -9,16 +9,17 @@ the same weights (tested).
 
 from __future__ import annotations
 
-import dataclasses
-import math
-from dataclasses import dataclass
-
 import torch
 from torch import nn
 from torchvision.transforms import InterpolationMode, v2
 
+from ..errors import ArgumentError
+from ..models._metadata import Preprocessing
+from ..models._zoo import registered
+from .options import AUGMENTATIONS
+
 __all__ = [
-    "AUGMENTATIONS",
+    "INTERPOLATION_MODES",
     "Preprocessing",
     "ReorderChannels",
     "preprocessing_for",
@@ -27,37 +28,11 @@ __all__ = [
     "transforms_for",
 ]
 
-_INTERPOLATION = {
+INTERPOLATION_MODES = {
     "bilinear": InterpolationMode.BILINEAR,
     "bicubic": InterpolationMode.BICUBIC,
     "nearest": InterpolationMode.NEAREST,
 }
-
-
-@dataclass(frozen=True)
-class Preprocessing:
-    """What an image must go through before a network's weights see it."""
-
-    input_size: tuple[int, int, int]
-    crop_pct: float
-    interpolation: str
-    mean: tuple[float, ...]  # in the units of input_range, in channel_order
-    std: tuple[float, ...]
-    channel_order: str = "RGB"
-    input_range: tuple[float, float] = (0.0, 1.0)
-
-    def __post_init__(self) -> None:
-        if self.interpolation not in _INTERPOLATION:
-            raise ValueError(f"interpolation must be one of {sorted(_INTERPOLATION)}, got {self.interpolation!r}")
-        if self.channel_order not in ("RGB", "BGR"):
-            raise ValueError(f"channel_order must be 'RGB' or 'BGR', got {self.channel_order!r}")
-        if not 0 < self.crop_pct <= 1:
-            raise ValueError(f"crop_pct must be in (0, 1], got {self.crop_pct}")
-
-    @property
-    def resize_size(self) -> int:
-        """The short side before the center crop. (The epsilon keeps 299 / (299 / 342) at 342.)"""
-        return math.floor(self.input_size[-1] / self.crop_pct + 1e-6)
 
 
 class ReorderChannels(nn.Module):
@@ -68,15 +43,8 @@ class ReorderChannels(nn.Module):
 
 
 def preprocessing_for(name: str, entry=None) -> Preprocessing:
-    """A network's preprocessing, with a weight entry's own values where it has them."""
-    from ..models import model_info
-
-    info = model_info(name)
-    fields = [f.name for f in dataclasses.fields(Preprocessing)]
-    values = {field: getattr(info, field) for field in fields}
-    if entry is not None:
-        values |= {field: getattr(entry, field) for field in fields if getattr(entry, field) is not None}
-    return Preprocessing(**values)
+    """A registered network's preprocessing, or that of one of its weight entries."""
+    return registered(name).card.preprocessing_for(entry)
 
 
 def preprocessing_of(model_or_name: nn.Module | str | Preprocessing) -> Preprocessing:
@@ -89,9 +57,6 @@ def preprocessing_of(model_or_name: nn.Module | str | Preprocessing) -> Preproce
     if preprocessing is None:
         return preprocessing_of(model_or_name.name)
     return preprocessing
-
-
-AUGMENTATIONS = ("inception", "cifar", "none")
 
 
 def transforms_for(
@@ -110,9 +75,9 @@ def transforms_for(
     """
     pre = preprocessing_of(model_or_name)
     size = pre.input_size[-1]
-    interpolation = _INTERPOLATION[pre.interpolation]
+    interpolation = INTERPOLATION_MODES[pre.interpolation]
     if augment not in AUGMENTATIONS:
-        raise ValueError(f"augment must be one of {', '.join(AUGMENTATIONS)}, got {augment!r}")
+        raise ArgumentError(f"augment must be one of {', '.join(AUGMENTATIONS)}, got {augment!r}")
     if train and augment == "inception":
         geometry = [
             v2.RandomResizedCrop(size, scale=(0.08, 1.0), ratio=(3 / 4, 4 / 3), interpolation=interpolation),

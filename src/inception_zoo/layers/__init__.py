@@ -10,6 +10,8 @@ family the same way:
 - ``InceptionResidual``: branches, a linear 1x1 projection, a scale, a residual add, an activation.
 - ``Residual``: a body plus a shortcut (identity or a strided projection).
 - ``SplitBranches``: one branch per channel group, concatenated (InceptionNeXt's token mixer).
+- ``ConvMlp``: 1x1 conv, GELU, 1x1 conv (the channel MLP of a MetaNeXt block).
+- ``tf_slim_stem``: the first six layers of TF-slim's Inception-v3 and Inception-ResNets.
 - ``ClassifierHead``: global average pool, dropout, linear; ``MlpClassifierHead`` adds a hidden layer;
   ``EmbeddingHead`` is FaceNet's embedding head.
 - ``GoogLeNetAux`` and ``InceptionV3Aux``: the side classifiers.
@@ -17,6 +19,7 @@ family the same way:
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import Callable
 
 import torch
@@ -27,6 +30,7 @@ __all__ = [
     "AvgPoolClipped",
     "Branches",
     "ClassifierHead",
+    "ConvMlp",
     "ConvNormAct",
     "EmbeddingHead",
     "ConvFactory",
@@ -42,6 +46,7 @@ __all__ = [
     "avg_pool_3x3",
     "same_padding",
     "split_1x3_3x1",
+    "tf_slim_stem",
 ]
 
 ConvFactory = Callable[..., nn.Module]
@@ -103,6 +108,18 @@ class SeparableConv2d(nn.Sequential):
         self.pointwise = nn.Conv2d(in_chs, out_chs, 1, bias=False)
 
 
+def tf_slim_stem(in_chans: int, conv: ConvFactory) -> OrderedDict[str, nn.Module]:
+    """TF-slim's first six layers, shared by Inception-v3 and both Inception-ResNets: 299x299 -> 71x71x192."""
+    return OrderedDict(
+        Conv2d_1a_3x3=conv(in_chans, 32, 3, stride=2),
+        Conv2d_2a_3x3=conv(32, 32, 3),
+        Conv2d_2b_3x3=conv(32, 64, 3, padding="same"),
+        MaxPool_3a_3x3=nn.MaxPool2d(3, stride=2),
+        Conv2d_3b_1x1=conv(64, 80, 1),
+        Conv2d_4a_3x3=conv(80, 192, 3),
+    )
+
+
 class Branches(nn.Module):
     """Parallel branches over one input, concatenated along channels: an Inception module.
 
@@ -137,6 +154,19 @@ class SplitBranches(Branches):
 
     def extra_repr(self) -> str:
         return f"split_sizes={self.split_sizes}"
+
+
+class ConvMlp(nn.Module):
+    """1x1 conv -> GELU -> 1x1 conv: the channel MLP of a MetaNeXt block (InceptionNeXt)."""
+
+    def __init__(self, dim: int, hidden: int):
+        super().__init__()
+        self.fc1 = nn.Conv2d(dim, hidden, 1)
+        self.act = nn.GELU()
+        self.fc2 = nn.Conv2d(hidden, dim, 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.fc2(self.act(self.fc1(x)))
 
 
 class LayerScale(nn.Module):

@@ -1,23 +1,51 @@
-"""Every network of the family, registered on import. One file per network."""
+"""Every network of the family (one file per network), its registry, its metadata types and the builder.
 
-# Importing a model file registers its networks.
-from . import (  # noqa: F401
-    bn_inception,
-    googlenet,
-    inception_next,
-    inception_resnet_v1,
-    inception_resnet_v2,
-    inception_v2,
-    inception_v3,
-    inception_v4,
-    xception,
-    xception_aligned,
+A facade: names are imported on first use (see ``inception_zoo._lazy``).
+"""
+
+from typing import TYPE_CHECKING
+
+from .._lazy import lazy_exports
+
+__all__ = [
+    "FeatureExtractor",
+    "InceptionNet",
+    "ModelCard",
+    "ModelInfo",
+    "ModelMetadata",
+    "Preprocessing",
+    "TrainOutput",
+    "WeightEntry",
+    "create_model",
+    "list_models",
+    "model_info",
+    "model_table",
+    "register_model",
+]
+
+__getattr__, __dir__ = lazy_exports(
+    __name__,
+    {
+        "FeatureExtractor": "._features",
+        "InceptionNet": "._base",
+        "TrainOutput": "._base",
+        "ModelCard": "._metadata",
+        "ModelMetadata": "._metadata",
+        "Preprocessing": "._metadata",
+        "WeightEntry": "._metadata",
+        "ModelInfo": "._zoo",
+        "list_models": "._zoo",
+        "model_info": "._zoo",
+        "model_table": "._zoo",
+        "register_model": "._registry",
+        "create_model": "._builder",
+    },
 )
-from ._base import InceptionNet, TrainOutput
-from ._factory import create_model
-from ._registry import ModelInfo, list_models, model_info
 
-__all__ = ["InceptionNet", "ModelInfo", "TrainOutput", "create_model", "list_models", "model_info"]
-
-# The 32x32 profiles of the networks above: registered after them.
-from . import cifar  # noqa: E402, F401
+if TYPE_CHECKING:
+    from ._base import InceptionNet, TrainOutput
+    from ._builder import create_model
+    from ._features import FeatureExtractor
+    from ._metadata import ModelCard, ModelMetadata, Preprocessing, WeightEntry
+    from ._registry import register_model
+    from ._zoo import ModelInfo, list_models, model_info, model_table

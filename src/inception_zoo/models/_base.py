@@ -1,9 +1,9 @@
 """The one model contract every network of the family follows.
 
-A network is a named sequence of layers (``features``), optional side classifiers that read
-the output of named layers (``aux_heads``), and a classifier head (``head``). Because the
-structure is the same everywhere, forward passes, input checks, aux outputs and head resets
-are written here once.
+A network is a named sequence of layers (``features``: its stem, then its modules), optional
+side classifiers that read the output of named layers (``aux_heads``), and a classifier head
+(``head``). Because the structure is the same everywhere, forward passes, input checks, aux
+outputs, head resets and the small-input build are written here once.
 """
 
 from __future__ import annotations
@@ -14,15 +14,32 @@ from typing import NamedTuple
 import torch
 from torch import nn
 
+from ..errors import ArgumentError
 from ..layers import ClassifierHead
+from ._metadata import HasMetadata
 
-__all__ = ["InceptionNet", "TrainOutput", "refuse_side_classifier"]
+__all__ = ["InceptionNet", "TrainOutput", "keep_input_size", "refuse_side_classifier"]
 
 
 def refuse_side_classifier(name: str, aux_logits: bool) -> None:
     """Networks drawn without side classifiers take ``aux_logits=False`` only."""
     if aux_logits:
-        raise ValueError(f"{name} has no side classifier (its paper draws none); use aux_logits=False")
+        raise ArgumentError(f"{name} has no side classifier (its paper draws none); use aux_logits=False")
+
+
+def keep_input_size(module: nn.Module) -> nn.Module:
+    """``module`` with its downsampling removed (in place): convs at stride 1 with "same" padding,
+    strided pools gone, and a patchify conv (kernel = stride, as InceptionNeXt's 4x4/4) a 3x3 one."""
+    if isinstance(module, nn.Conv2d):
+        kh, kw = module.kernel_size
+        if (kh, kw) == module.stride and kh % 2 == 0:  # patchify: no stride-1 "same" form
+            return nn.Conv2d(module.in_channels, module.out_channels, 3, padding=1)
+        module.stride, module.padding = (1, 1), (kh // 2, kw // 2)
+    elif isinstance(module, nn.MaxPool2d | nn.AvgPool2d) and module.stride not in (1, (1, 1)):
+        return nn.Identity()
+    for name, child in list(module.named_children()):
+        setattr(module, name, keep_input_size(child))
+    return module
 
 
 class TrainOutput(NamedTuple):
@@ -32,23 +49,29 @@ class TrainOutput(NamedTuple):
     aux: list[torch.Tensor]
 
 
-class InceptionNet(nn.Module):
+class InceptionNet(HasMetadata, nn.Module):
     """Base class of every network in the family.
 
     ``model(x)`` returns logits in train and eval mode alike; ``model.forward_train(x)`` adds
     the side classifiers' logits. Preprocessing is not part of the model: it belongs to the
-    weights (see ``inception_zoo.model_info``).
+    weights (``model.metadata``, set by ``create_model``; see ``inception_zoo.model_info``).
+
+    ``stem`` is the layers before the network's modules; ``small_input=True`` makes them keep
+    the input's size (``keep_input_size``), which is how the 32x32 profiles are built.
+    ``min_input_size`` is the smallest input the network so built accepts.
     """
 
     def __init__(
         self,
         *,
-        features: OrderedDict[str, nn.Module],
+        stem: OrderedDict[str, nn.Module],
+        blocks: OrderedDict[str, nn.Module],
         num_features: int,
         num_classes: int,
         in_chans: int,
         drop_rate: float,
         min_input_size: int,
+        small_input: bool = False,
         aux_heads: dict[str, nn.Module] | None = None,
         head: nn.Module | None = None,
     ) -> None:
@@ -57,18 +80,16 @@ class InceptionNet(nn.Module):
         self.num_classes = num_classes
         self.num_features = num_features
         self.min_input_size = min_input_size
-        self.features = nn.Sequential(features)
-        unknown = set(aux_heads or {}) - set(features)
+        self.stem_layers = tuple(stem)
+        if small_input:
+            stem = OrderedDict((name, keep_input_size(layer)) for name, layer in stem.items())
+        self.features = nn.Sequential(stem | blocks)
+        unknown = set(aux_heads or {}) - set(self.features._modules)
         if unknown:
-            raise ValueError(f"aux heads read layers that do not exist: {sorted(unknown)}")
+            raise ArgumentError(f"aux heads read layers that do not exist: {sorted(unknown)}")
         self.aux_heads = nn.ModuleDict(aux_heads or {})
         self.head = head if head is not None else ClassifierHead(num_features, num_classes, drop_rate)
         self._init_weights()
-
-    @property
-    def name(self) -> str:
-        """The registered name this network was built under (set by the builder)."""
-        return getattr(self, "_registered_name", type(self).__name__)
 
     def _init_weights(self) -> None:
         for m in self.modules():
@@ -84,19 +105,19 @@ class InceptionNet(nn.Module):
     def check_input(self, x: torch.Tensor) -> None:
         """Raise a ``ValueError`` that says what would be right, before the first layer sees ``x``."""
         if x.dim() != 4:
-            raise ValueError(
+            raise ArgumentError(
                 f"{self.name} expects a 4-D batch (N, {self.in_chans}, H, W), got a {x.dim()}-D tensor "
                 f"of shape {tuple(x.shape)}; use x.unsqueeze(0) for a single image"
             )
         if x.shape[1] != self.in_chans:
-            raise ValueError(
+            raise ArgumentError(
                 f"{self.name} was built for {self.in_chans}-channel input, got {x.shape[1]} channels "
                 f"(shape {tuple(x.shape)}); pass in_chans={x.shape[1]} to create_model to adapt it"
             )
         height, width = x.shape[-2], x.shape[-1]
         if height < self.min_input_size or width < self.min_input_size:
             size = self.min_input_size
-            raise ValueError(f"{self.name} needs inputs of at least {size}x{size} pixels, got {height}x{width}")
+            raise ArgumentError(f"{self.name} needs inputs of at least {size}x{size} pixels, got {height}x{width}")
 
     @property
     def has_aux(self) -> bool:
@@ -138,7 +159,7 @@ class InceptionNet(nn.Module):
     def reset_classifier(self, num_classes: int) -> None:
         """Replace the classifier and the side classifiers' last layers for ``num_classes`` outputs."""
         if num_classes < 0:
-            raise ValueError(f"num_classes must be >= 0, got {num_classes}")
+            raise ArgumentError(f"num_classes must be >= 0, got {num_classes}")
         self.num_classes = num_classes
         self.head.reset(num_classes)
         for aux in self.aux_heads.values():

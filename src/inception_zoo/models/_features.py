@@ -14,6 +14,9 @@ from collections import OrderedDict
 import torch
 from torch import nn
 
+from ..errors import ArgumentError
+from ._metadata import HasMetadata
+
 __all__ = ["FeatureExtractor", "find_feature_info"]
 
 
@@ -34,10 +37,11 @@ def find_feature_info(model: nn.Module, input_size: tuple[int, int, int], then_h
     return list(taps.values())
 
 
-class FeatureExtractor(nn.Module):
+class FeatureExtractor(HasMetadata, nn.Module):
     """A network cut after its last wanted feature map; ``forward`` returns the maps, shallow to deep.
 
-    Shares the network's layers (and so its weights and state-dict keys under ``features.``).
+    Shares the network's layers (and so its weights and state-dict keys under ``features.``) and
+    its ``metadata``; ``feature_info`` lists the maps it returns.
     """
 
     def __init__(self, model: nn.Module, feature_info: list[dict], out_indices: tuple[int, ...] | None = None):
@@ -45,26 +49,26 @@ class FeatureExtractor(nn.Module):
         out_indices = tuple(range(len(feature_info))) if out_indices is None else tuple(out_indices)
         bad = [i for i in out_indices if not -len(feature_info) <= i < len(feature_info)]
         if bad or not out_indices:
-            raise ValueError(
+            raise ArgumentError(
                 f"out_indices {out_indices} do not fit {model.name}'s {len(feature_info)} feature levels "
                 f"(strides {[f['reduction'] for f in feature_info]}); use indices 0..{len(feature_info) - 1}"
             )
-        self.feature_info = [feature_info[i] for i in sorted({i % len(feature_info) for i in out_indices})]
-        self._taps = {f["module"] for f in self.feature_info}
+        self.metadata = model.metadata
+        self._feature_info = [feature_info[i] for i in sorted({i % len(feature_info) for i in out_indices})]
+        self._taps = {f["module"] for f in self._feature_info}
         layers = OrderedDict()
         for name, layer in model.features.named_children():
             layers[name] = layer
-            if name == self.feature_info[-1]["module"]:
+            if name == self._feature_info[-1]["module"]:
                 break
         self.features = nn.Sequential(layers)
         self.in_chans, self.min_input_size = model.in_chans, model.min_input_size
-        self._registered_name = model.name
         self._check_input = model.check_input
-        self.preprocessing = getattr(model, "preprocessing", None)
 
     @property
-    def name(self) -> str:
-        return self._registered_name
+    def feature_info(self) -> list[dict]:
+        """The maps ``forward`` returns: ``dict(num_chs=..., reduction=..., module=...)`` each."""
+        return list(self._feature_info)
 
     def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
         self._check_input(x)

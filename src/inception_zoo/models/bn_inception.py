@@ -18,7 +18,8 @@ from torch import nn
 
 from ..layers import Branches, ConvFactory, ConvNormAct
 from ._base import InceptionNet, refuse_side_classifier
-from ._registry import ModelCard, Paper, WeightEntry, register_model
+from ._metadata import ModelCard, Paper, Preprocessing, WeightEntry
+from ._registry import register_model
 
 BATCH_NORM_PAPER = Paper(
     "Batch Normalization: Accelerating Deep Network Training by Reducing Internal Covariate Shift", "1502.03167"
@@ -90,56 +91,71 @@ class Inception(Branches):
 
 
 class BNInception(InceptionNet):
-    def __init__(self, *, num_classes: int = 1000, in_chans: int = 3, drop_rate: float = 0.0, aux_logits=False):
+    def __init__(
+        self,
+        *,
+        num_classes: int = 1000,
+        in_chans: int = 3,
+        drop_rate: float = 0.0,
+        aux_logits: bool = False,
+        small_input: bool = False,
+    ):
         refuse_side_classifier("bn_inception", aux_logits)
         # NOTE: Caffe's convs keep their biases in front of BatchNorm (eps 1e-5); the
         # checkpoint has them, so we do too. Its average pools count the padding (Caffe's).
         conv: ConvFactory = partial(ConvNormAct, norm_eps=1e-5, bias=True)
-        features = OrderedDict(
+        stem = OrderedDict(
             conv1_7x7_s2=conv(in_chans, 64, 7, 2, padding=3),
             pool1_3x3_s2=nn.MaxPool2d(3, 2, ceil_mode=True),
             conv2_3x3_reduce=conv(64, 64, 1),
             conv2_3x3=conv(64, 192, 3, padding=1),
             pool2_3x3_s2=nn.MaxPool2d(3, 2, ceil_mode=True),
-            # N x 192 x 28 x 28
         )
+        # N x 192 x 28 x 28
+        blocks = OrderedDict()
         in_chs = 192
         for name, row in FIG_5.items():
-            features[f"inception_{name}"] = Inception(in_chs, row, conv=conv)
+            blocks[f"inception_{name}"] = Inception(in_chs, row, conv=conv)
             in_chs = row.ch1x1 + row.ch3x3 + row.double3x3 + (row.pool_proj or in_chs)
         # N x 1024 x 7 x 7
         super().__init__(
-            features=features,
+            stem=stem,
+            blocks=blocks,
             num_features=1024,
             num_classes=num_classes,
             in_chans=in_chans,
             drop_rate=drop_rate,
-            min_input_size=7,
+            min_input_size=1 if small_input else 7,
+            small_input=small_input,
         )
 
 
-@register_model(
+register_model(
+    "bn_inception",
+    BNInception,
     ModelCard(
         paper=BATCH_NORM_PAPER,
-        input_size=(3, 224, 224),
-        mean=(104.0, 117.0, 128.0),
-        std=(1.0, 1.0, 1.0),
-        channel_order="BGR",
-        input_range=(0.0, 255.0),
-        interpolation="bilinear",
-        crop_pct=0.875,
+        preprocessing=Preprocessing(
+            input_size=(3, 224, 224),
+            crop_pct=0.875,
+            interpolation="bilinear",
+            mean=(104.0, 117.0, 128.0),
+            std=(1.0, 1.0, 1.0),
+            channel_order="BGR",
+            input_range=(0.0, 255.0),
+        ),
         references=("Cadene bninception",),
+        notes="Inception with BatchNorm and double 3x3 branches, as the Caffe model has it",
         weights=(
             WeightEntry(
                 tag="cadene:imagenet",
+                # NOTE: served over http only (data.lip6.fr's https certificate expired in 2022); the SHA-256
+                # prefix in its name is checked.
                 url="http://data.lip6.fr/cadene/pretrainedmodels/bn_inception-52deb4733.pth",
                 top1=73.524,
                 top5=91.562,
                 metrics_source="Cadene pretrainedmodels README (weights from the TSN Caffe model)",
             ),
         ),
-    )
+    ),
 )
-def bn_inception(**kwargs) -> BNInception:
-    """BN-Inception (Inception with BatchNorm, double 3x3 branches), as the Caffe model has it."""
-    return BNInception(**kwargs)

@@ -20,16 +20,17 @@ from torch import nn
 
 from ..layers import AvgPoolClipped, Branches, ConvFactory, ConvNormAct, GoogLeNetAux
 from ._base import InceptionNet
-from ._registry import (
+from ._metadata import (
     IMAGENET_MEAN,
     IMAGENET_STD,
     INCEPTION_MEAN,
     INCEPTION_STD,
     ModelCard,
     Paper,
+    Preprocessing,
     WeightEntry,
-    register_model,
 )
+from ._registry import register_model
 
 GOING_DEEPER = Paper("Going Deeper with Convolutions", "1409.4842")
 
@@ -88,14 +89,17 @@ class Variant:
     aux_pool: type[nn.Module] | None  # the side heads' 5x5/3 average pool, if any, before pooling to 4x4
     drop_rate: float
     min_input_size: int  # the smallest input every pool still has a window for
+    min_small_input_size: int  # the same with small_input=True
 
 
 TORCHVISION = Variant(
-    norm_eps=1e-3, lrn=False, kernel_5x5=3, pool4_kernel=2, aux_pool=None, drop_rate=0.2, min_input_size=15
-)
+    norm_eps=1e-3, lrn=False, kernel_5x5=3, pool4_kernel=2, aux_pool=None, drop_rate=0.2, min_input_size=15,
+    min_small_input_size=2,
+)  # fmt: skip
 PAPER = Variant(
-    norm_eps=None, lrn=True, kernel_5x5=5, pool4_kernel=3, aux_pool=AvgPoolClipped, drop_rate=0.4, min_input_size=31
-)
+    norm_eps=None, lrn=True, kernel_5x5=5, pool4_kernel=3, aux_pool=AvgPoolClipped, drop_rate=0.4, min_input_size=31,
+    min_small_input_size=4,
+)  # fmt: skip
 
 
 def max_pool_3x3_s2() -> nn.MaxPool2d:
@@ -117,21 +121,25 @@ class GoogLeNet(InceptionNet):
         in_chans: int = 3,
         drop_rate: float | None = None,
         aux_logits: bool = True,
+        small_input: bool = False,
     ):
         conv: ConvFactory = partial(ConvNormAct, norm_eps=variant.norm_eps)
-        lrn = local_response_norm if variant.lrn else nn.Identity
 
         def inception(name: str, in_chs: int) -> Inception:
             return Inception(in_chs, TABLE_1[name], conv=conv, kernel_5x5=variant.kernel_5x5)
 
-        features = OrderedDict(
+        stem = OrderedDict(
             conv1=conv(in_chans, 64, 7, stride=2, padding=3),
             maxpool1=max_pool_3x3_s2(),
-            norm1=lrn(),
+            norm1=local_response_norm(),
             conv2=conv(64, 64, 1),
             conv3=conv(64, 192, 3, padding="same"),
-            norm2=lrn(),
+            norm2=local_response_norm(),
             maxpool2=max_pool_3x3_s2(),
+        )
+        if not variant.lrn:
+            del stem["norm1"], stem["norm2"]
+        blocks = OrderedDict(
             # N x 192 x 28 x 28
             inception3a=inception("3a", 192),
             inception3b=inception("3b", 256),
@@ -148,8 +156,6 @@ class GoogLeNet(InceptionNet):
             inception5b=inception("5b", 832),
             # N x 1024 x 7 x 7
         )
-        if not variant.lrn:
-            del features["norm1"], features["norm2"]
         aux = None
         if aux_logits:
             # NOTE: the paper pools 5x5/3 (14x14 -> 4x4); torchvision pools adaptively to 4x4.
@@ -163,12 +169,14 @@ class GoogLeNet(InceptionNet):
                 "inception4d": GoogLeNetAux(528, num_classes, pool=pool(), conv=conv),
             }
         super().__init__(
-            features=features,
+            stem=stem,
+            blocks=blocks,
             num_features=1024,
             num_classes=num_classes,
             in_chans=in_chans,
             drop_rate=variant.drop_rate if drop_rate is None else drop_rate,
-            min_input_size=variant.min_input_size,
+            min_input_size=variant.min_small_input_size if small_input else variant.min_input_size,
+            small_input=small_input,
             aux_heads=aux,
         )
 
@@ -176,49 +184,40 @@ class GoogLeNet(InceptionNet):
 TORCHVISION_WEIGHTS = WeightEntry(
     tag="torchvision:IMAGENET1K_V1",
     url="https://download.pytorch.org/models/googlenet-1378be20.pth",
-    sha256_prefix="1378be20",
-    # torchvision's transform_input turns ImageNet-normalised input into [-1, 1]: mean = std = 0.5.
-    crop_pct=224 / 256,
-    interpolation="bilinear",
+    preprocessing=dict(crop_pct=224 / 256, interpolation="bilinear"),
     top1=69.778,
     top5=89.530,
     metrics_source="torchvision GoogLeNet_Weights.IMAGENET1K_V1 (ported from TF-slim's inception_v1)",
 )
 
-
-@register_model(
+register_model(
+    "googlenet",
+    GoogLeNet,
     ModelCard(
         paper=GOING_DEEPER,
-        input_size=(3, 224, 224),
         # torchvision's weights come from TensorFlow: its transform_input turns ImageNet-normalised
         # input into the [-1, 1] range they expect, which is the same as mean = std = 0.5.
-        mean=INCEPTION_MEAN,
-        std=INCEPTION_STD,
-        interpolation="bilinear",
-        crop_pct=0.875,
+        preprocessing=Preprocessing(
+            input_size=(3, 224, 224), crop_pct=0.875, interpolation="bilinear", mean=INCEPTION_MEAN, std=INCEPTION_STD
+        ),
         references=("torchvision googlenet",),
         aux_loss_weight=0.3,
         notes="torchvision's network: BatchNorm, 3x3 where the paper has 5x5",
         weights=(TORCHVISION_WEIGHTS,),
-    )
+    ),
+    variant=TORCHVISION,
 )
-def googlenet(**kwargs) -> GoogLeNet:
-    """GoogLeNet as torchvision ships it (BatchNorm, 3x3 "5x5" branch), with both side classifiers."""
-    return GoogLeNet(variant=TORCHVISION, **kwargs)
 
-
-@register_model(
+register_model(
+    "googlenet_paper",
+    GoogLeNet,
     ModelCard(
         paper=GOING_DEEPER,
-        input_size=(3, 224, 224),
-        mean=IMAGENET_MEAN,
-        std=IMAGENET_STD,
-        interpolation="bilinear",
-        crop_pct=0.875,
+        preprocessing=Preprocessing(
+            input_size=(3, 224, 224), crop_pct=0.875, interpolation="bilinear", mean=IMAGENET_MEAN, std=IMAGENET_STD
+        ),
         aux_loss_weight=0.3,
         notes="the paper's network: LRN, no BatchNorm, 5x5 branch; no released PyTorch weights",
-    )
+    ),
+    variant=PAPER,
 )
-def googlenet_paper(**kwargs) -> GoogLeNet:
-    """GoogLeNet exactly as the paper's Table 1 and Fig. 3 draw it, with both side classifiers."""
-    return GoogLeNet(variant=PAPER, **kwargs)

@@ -12,9 +12,10 @@ from collections import OrderedDict
 from torch import nn
 from torchvision.ops import StochasticDepth
 
-from ..layers import LayerScale, MlpClassifierHead, Residual, SplitBranches
+from ..layers import ConvMlp, LayerScale, MlpClassifierHead, Residual, SplitBranches
 from ._base import InceptionNet, refuse_side_classifier
-from ._registry import IMAGENET_MEAN, IMAGENET_STD, ModelCard, Paper, WeightEntry, register_model
+from ._metadata import IMAGENET_MEAN, IMAGENET_STD, ModelCard, Paper, Preprocessing, WeightEntry, timm_weights
+from ._registry import register_model
 
 INCEPTION_NEXT_PAPER = Paper("InceptionNeXt: When Inception Meets ConvNeXt", "2303.16900")
 
@@ -31,19 +32,6 @@ class InceptionDepthwiseConv(SplitBranches):
             nn.Conv2d(gc, gc, (1, band_kernel), padding=(0, band_kernel // 2), groups=gc),
             nn.Conv2d(gc, gc, (band_kernel, 1), padding=(band_kernel // 2, 0), groups=gc),
         )
-
-
-class ConvMlp(nn.Module):
-    """1x1 conv -> GELU -> 1x1 conv: the channel MLP of a MetaNeXt block."""
-
-    def __init__(self, dim: int, hidden: int):
-        super().__init__()
-        self.fc1 = nn.Conv2d(dim, hidden, 1)
-        self.act = nn.GELU()
-        self.fc2 = nn.Conv2d(hidden, dim, 1)
-
-    def forward(self, x):
-        return self.fc2(self.act(self.fc1(x)))
 
 
 class MetaNeXtBlock(Residual):
@@ -75,9 +63,11 @@ class InceptionNeXt(InceptionNet):
         drop_rate: float = 0.0,
         drop_path_rate: float = 0.0,
         aux_logits: bool = False,
+        small_input: bool = False,
     ):
         refuse_side_classifier("InceptionNeXt", aux_logits)
-        features = OrderedDict(stem=nn.Sequential(nn.Conv2d(in_chans, dims[0], 4, stride=4), nn.BatchNorm2d(dims[0])))
+        stem = OrderedDict(stem=nn.Sequential(nn.Conv2d(in_chans, dims[0], 4, stride=4), nn.BatchNorm2d(dims[0])))
+        blocks = OrderedDict()
         # Stochastic depth grows linearly with depth, per stage (as in the official code).
         total, done = sum(depths), 0
         for i, (depth, dim) in enumerate(zip(depths, dims, strict=True)):
@@ -95,15 +85,17 @@ class InceptionNeXt(InceptionNet):
                     for r in rates
                 )
             )
-            features[f"stage{i + 1}"] = nn.Sequential(stage)
+            blocks[f"stage{i + 1}"] = nn.Sequential(stage)
             done += depth
         super().__init__(
-            features=features,
+            stem=stem,
+            blocks=blocks,
             num_features=dims[-1],
             num_classes=num_classes,
             in_chans=in_chans,
             drop_rate=drop_rate,
-            min_input_size=32,
+            min_input_size=8 if small_input else 32,
+            small_input=small_input,
             head=MlpClassifierHead(dims[-1], num_classes, drop_rate),
         )
 
@@ -117,60 +109,44 @@ TOP1_TOP5 = {
 }
 
 
-def _weights(size: str) -> WeightEntry:
-    top1, top5 = TOP1_TOP5[size]
-    return WeightEntry(
-        tag=f"timm:inception_next_{size}.sail_in1k",
-        url=f"https://huggingface.co/timm/inception_next_{size}.sail_in1k/resolve/main/model.safetensors",
-        file_name=f"timm--inception_next_{size}.sail_in1k.safetensors",
-        # NOTE: timm re-tuned base's eval crop to 0.95; the official code uses 0.875 throughout.
-        crop_pct=0.95 if size == "base" else None,
-        top1=top1,
-        top5=top5,
-        metrics_source="timm results-imagenet.csv (the official weights)",
-    )
-
-
-BASE_384 = WeightEntry(
-    tag="timm:inception_next_base.sail_in1k_384",
-    url="https://huggingface.co/timm/inception_next_base.sail_in1k_384/resolve/main/model.safetensors",
-    file_name="timm--inception_next_base.sail_in1k_384.safetensors",
-    input_size=(3, 384, 384),
-    crop_pct=1.0,
-    top1=85.202,
-    top5=97.424,
-    metrics_source="timm results-imagenet.csv (fine-tuned at 384)",
-)
+OFFICIAL = "timm results-imagenet.csv (the official weights)"
 
 
 def _card(size: str, extra_weights: tuple[WeightEntry, ...] = ()) -> ModelCard:
+    # NOTE: timm re-tuned base's eval crop to 0.95; the official code uses 0.875 throughout.
+    crop = dict(preprocessing=dict(crop_pct=0.95)) if size == "base" else {}
     return ModelCard(
         paper=INCEPTION_NEXT_PAPER,
-        input_size=(3, 224, 224),
-        mean=IMAGENET_MEAN,
-        std=IMAGENET_STD,
-        interpolation="bicubic",
-        crop_pct=0.875,
+        preprocessing=Preprocessing(
+            input_size=(3, 224, 224), crop_pct=0.875, interpolation="bicubic", mean=IMAGENET_MEAN, std=IMAGENET_STD
+        ),
         references=(f"timm inception_next_{size}",),
-        weights=(_weights(size), *extra_weights),
+        weights=(
+            timm_weights(f"inception_next_{size}.sail_in1k", *TOP1_TOP5[size], OFFICIAL, **crop),
+            *extra_weights,
+        ),
     )
 
 
-@register_model(_card("atto"))
-def inception_next_atto(**kwargs) -> InceptionNeXt:
-    return InceptionNeXt(depths=(2, 2, 6, 2), dims=(40, 80, 160, 320), band_kernel=9, branch_ratio=0.25, **kwargs)
+BASE_384 = timm_weights(
+    "inception_next_base.sail_in1k_384",
+    85.202,
+    97.424,
+    "timm results-imagenet.csv (fine-tuned at 384)",
+    preprocessing=dict(input_size=(3, 384, 384), crop_pct=1.0),
+)
 
-
-@register_model(_card("tiny"))
-def inception_next_tiny(**kwargs) -> InceptionNeXt:
-    return InceptionNeXt(depths=(3, 3, 9, 3), dims=(96, 192, 384, 768), **kwargs)
-
-
-@register_model(_card("small"))
-def inception_next_small(**kwargs) -> InceptionNeXt:
-    return InceptionNeXt(depths=(3, 3, 27, 3), dims=(96, 192, 384, 768), **kwargs)
-
-
-@register_model(_card("base", (BASE_384,)))
-def inception_next_base(**kwargs) -> InceptionNeXt:
-    return InceptionNeXt(depths=(3, 3, 27, 3), dims=(128, 256, 512, 1024), **kwargs)
+register_model(
+    "inception_next_atto",
+    InceptionNeXt,
+    _card("atto"),
+    depths=(2, 2, 6, 2),
+    dims=(40, 80, 160, 320),
+    band_kernel=9,
+    branch_ratio=0.25,
+)
+register_model("inception_next_tiny", InceptionNeXt, _card("tiny"), depths=(3, 3, 9, 3), dims=(96, 192, 384, 768))
+register_model("inception_next_small", InceptionNeXt, _card("small"), depths=(3, 3, 27, 3), dims=(96, 192, 384, 768))
+register_model(
+    "inception_next_base", InceptionNeXt, _card("base", (BASE_384,)), depths=(3, 3, 27, 3), dims=(128, 256, 512, 1024)
+)

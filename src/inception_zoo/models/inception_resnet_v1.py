@@ -13,9 +13,10 @@ from functools import partial
 
 from torch import nn
 
-from ..layers import Branches, ConvFactory, ConvNormAct, EmbeddingHead, InceptionResidual
+from ..layers import Branches, ConvFactory, ConvNormAct, EmbeddingHead, InceptionResidual, tf_slim_stem
 from ._base import InceptionNet, refuse_side_classifier
-from ._registry import INCEPTION_MEAN, INCEPTION_STD, ModelCard, WeightEntry, register_model
+from ._metadata import INCEPTION_MEAN, INCEPTION_STD, ModelCard, Preprocessing, WeightEntry
+from ._registry import register_model
 from .inception_v4 import INCEPTION_V4_PAPER
 
 
@@ -97,51 +98,47 @@ class InceptionResNetV1(InceptionNet):
         aux_logits: bool = False,
         final_linear_block: bool = False,
         embedding: bool = False,
+        small_input: bool = False,
     ):
         """``final_linear_block``: a sixth Inception-ResNet-C block with scale 1.0 and no ReLU, as
         TF-slim and FaceNet add. ``embedding``: FaceNet's 512-d embedding head instead of the
         classifier (``num_classes=0`` then returns L2-normalised embeddings)."""
         refuse_side_classifier("inception_resnet_v1", aux_logits)
         conv: ConvFactory = partial(ConvNormAct, norm_eps=1e-3)
-        features = OrderedDict(
-            Conv2d_1a_3x3=conv(in_chans, 32, 3, stride=2),
-            Conv2d_2a_3x3=conv(32, 32, 3),
-            Conv2d_2b_3x3=conv(32, 64, 3, padding="same"),
-            MaxPool_3a_3x3=nn.MaxPool2d(3, stride=2),
-            Conv2d_3b_1x1=conv(64, 80, 1),
-            Conv2d_4a_3x3=conv(80, 192, 3),
-            Conv2d_4b_3x3=conv(192, 256, 3, stride=2),
-        )
+        stem = tf_slim_stem(in_chans, conv)
+        stem["Conv2d_4b_3x3"] = conv(192, 256, 3, stride=2)
         # N x 256 x 35 x 35
         # NOTE: the paper gives only "scales between 0.1 and 0.3"; 0.17 / 0.10 / 0.20 are slim's and FaceNet's.
-        features.update((f"block35_{i}", Block35(conv=conv, scale=0.17)) for i in range(1, 6))
-        features["Mixed_6a"] = Mixed6a(conv=conv)
+        blocks = OrderedDict((f"block35_{i}", Block35(conv=conv, scale=0.17)) for i in range(1, 6))
+        blocks["Mixed_6a"] = Mixed6a(conv=conv)
         # N x 896 x 17 x 17
-        features.update((f"block17_{i}", Block17(conv=conv, scale=0.10)) for i in range(1, 11))
-        features["Mixed_7a"] = Mixed7a(conv=conv)
+        blocks.update((f"block17_{i}", Block17(conv=conv, scale=0.10)) for i in range(1, 11))
+        blocks["Mixed_7a"] = Mixed7a(conv=conv)
         # N x 1792 x 8 x 8
-        features.update((f"block8_{i}", Block8(conv=conv, scale=0.20)) for i in range(1, 6))
+        blocks.update((f"block8_{i}", Block8(conv=conv, scale=0.20)) for i in range(1, 6))
         if final_linear_block:
-            features["block8_6"] = Block8(conv=conv, scale=1.0, act=False)
+            blocks["block8_6"] = Block8(conv=conv, scale=1.0, act=False)
         super().__init__(
-            features=features,
+            stem=stem,
+            blocks=blocks,
             num_features=1792,
             num_classes=num_classes,
             in_chans=in_chans,
             drop_rate=drop_rate,
-            min_input_size=75,
+            min_input_size=7 if small_input else 75,
+            small_input=small_input,
             head=EmbeddingHead(1792, num_classes, drop_rate) if embedding else None,
         )
 
 
-@register_model(
+register_model(
+    "inception_resnet_v1",
+    InceptionResNetV1,
     ModelCard(
         paper=INCEPTION_V4_PAPER,
-        input_size=(3, 299, 299),
-        mean=INCEPTION_MEAN,
-        std=INCEPTION_STD,
-        interpolation="bicubic",
-        crop_pct=0.875,
+        preprocessing=Preprocessing(
+            input_size=(3, 299, 299), crop_pct=0.875, interpolation="bicubic", mean=INCEPTION_MEAN, std=INCEPTION_STD
+        ),
         references=("facenet-pytorch InceptionResnetV1",),
         notes="the paper's network (5 x A, 10 x B, 5 x C); FaceNet checkpoints add a 6th C block and an embedding head",
         weights=tuple(
@@ -151,11 +148,13 @@ class InceptionResNetV1(InceptionNet):
                 num_classes=classes,
                 labels=dataset,
                 # 160x160 face crops (from MTCNN), standardised as (x - 127.5) / 128.
-                input_size=(3, 160, 160),
-                crop_pct=1.0,
-                interpolation="bilinear",
-                mean=(0.5, 0.5, 0.5),
-                std=(128 / 255, 128 / 255, 128 / 255),
+                preprocessing=dict(
+                    input_size=(3, 160, 160),
+                    crop_pct=1.0,
+                    interpolation="bilinear",
+                    mean=(0.5, 0.5, 0.5),
+                    std=(128 / 255, 128 / 255, 128 / 255),
+                ),
                 metrics_source=f"facenet-pytorch README: LFW accuracy {lfw} (a face-verification benchmark)",
             )
             for dataset, file, classes, lfw in (
@@ -163,8 +162,5 @@ class InceptionResNetV1(InceptionNet):
                 ("casia-webface", "20180408-102900-casia-webface.pt", 10575, "99.05%"),
             )
         ),
-    )
+    ),
 )
-def inception_resnet_v1(**kwargs) -> InceptionResNetV1:
-    """Inception-ResNet-v1: 5 x A, 10 x B, 5 x C residual blocks, 1792 features."""
-    return InceptionResNetV1(**kwargs)

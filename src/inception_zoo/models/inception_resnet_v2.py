@@ -14,9 +14,10 @@ from functools import partial
 
 from torch import nn
 
-from ..layers import Branches, ConvFactory, ConvNormAct, InceptionResidual, avg_pool_3x3
+from ..layers import Branches, ConvFactory, ConvNormAct, InceptionResidual, avg_pool_3x3, tf_slim_stem
 from ._base import InceptionNet, refuse_side_classifier
-from ._registry import INCEPTION_MEAN, INCEPTION_STD, ModelCard, WeightEntry, register_model
+from ._metadata import INCEPTION_MEAN, INCEPTION_STD, ModelCard, Preprocessing, WeightEntry, timm_weights
+from ._registry import register_model
 from .inception_v4 import INCEPTION_V4_PAPER
 
 
@@ -101,59 +102,53 @@ class Block8(InceptionResidual):
 
 
 class InceptionResNetV2(InceptionNet):
-    def __init__(self, *, num_classes: int = 1000, in_chans: int = 3, drop_rate: float = 0.2, aux_logits=False):
+    def __init__(
+        self,
+        *,
+        num_classes: int = 1000,
+        in_chans: int = 3,
+        drop_rate: float = 0.2,
+        aux_logits: bool = False,
+        small_input: bool = False,
+    ):
         refuse_side_classifier("inception_resnet_v2", aux_logits)
         conv: ConvFactory = partial(ConvNormAct, norm_eps=1e-3)
-        features = OrderedDict(
-            Conv2d_1a_3x3=conv(in_chans, 32, 3, stride=2),
-            Conv2d_2a_3x3=conv(32, 32, 3),
-            Conv2d_2b_3x3=conv(32, 64, 3, padding="same"),
-            MaxPool_3a_3x3=nn.MaxPool2d(3, stride=2),
-            Conv2d_3b_1x1=conv(64, 80, 1),
-            Conv2d_4a_3x3=conv(80, 192, 3),
-            MaxPool_5a_3x3=nn.MaxPool2d(3, stride=2),
-            Mixed_5b=Mixed5b(conv=conv),
-        )
+        stem = tf_slim_stem(in_chans, conv)
+        stem["MaxPool_5a_3x3"] = nn.MaxPool2d(3, stride=2)
+        stem["Mixed_5b"] = Mixed5b(conv=conv)
         # N x 320 x 35 x 35
         # NOTE: the paper gives only "scales between 0.1 and 0.3"; 0.17 / 0.10 / 0.20 are slim's.
-        features.update((f"block35_{i}", Block35(conv=conv, scale=0.17)) for i in range(1, 11))
-        features["Mixed_6a"] = Mixed6a(conv=conv)
+        blocks = OrderedDict((f"block35_{i}", Block35(conv=conv, scale=0.17)) for i in range(1, 11))
+        blocks["Mixed_6a"] = Mixed6a(conv=conv)
         # N x 1088 x 17 x 17
-        features.update((f"block17_{i}", Block17(conv=conv, scale=0.10)) for i in range(1, 21))
-        features["Mixed_7a"] = Mixed7a(conv=conv)
+        blocks.update((f"block17_{i}", Block17(conv=conv, scale=0.10)) for i in range(1, 21))
+        blocks["Mixed_7a"] = Mixed7a(conv=conv)
         # N x 2080 x 8 x 8
-        features.update((f"block8_{i}", Block8(conv=conv, scale=0.20)) for i in range(1, 10))
-        features["block8_10"] = Block8(conv=conv, scale=1.0, act=False)
-        features["Conv2d_7b_1x1"] = conv(2080, 1536, 1)
+        blocks.update((f"block8_{i}", Block8(conv=conv, scale=0.20)) for i in range(1, 10))
+        blocks["block8_10"] = Block8(conv=conv, scale=1.0, act=False)
+        blocks["Conv2d_7b_1x1"] = conv(2080, 1536, 1)
         # N x 1536 x 8 x 8
         super().__init__(
-            features=features,
+            stem=stem,
+            blocks=blocks,
             num_features=1536,
             num_classes=num_classes,
             in_chans=in_chans,
             drop_rate=drop_rate,
-            min_input_size=75,
+            min_input_size=7 if small_input else 75,
+            small_input=small_input,
         )
 
 
-def _timm(tag: str, top1: float, top5: float) -> WeightEntry:
-    return WeightEntry(
-        tag=f"timm:inception_resnet_v2.{tag}",
-        url=f"https://huggingface.co/timm/inception_resnet_v2.{tag}/resolve/main/model.safetensors",
-        file_name=f"timm--inception_resnet_v2.{tag}.safetensors",
-        top1=top1,
-        top5=top5,
-        metrics_source="timm results-imagenet.csv",
-    )
-
-
 WEIGHTS = (
-    _timm("tf_in1k", 80.434, 95.312),
-    _timm("tf_ens_adv_in1k", 79.998, 94.940),
+    timm_weights("inception_resnet_v2.tf_in1k", 80.434, 95.312),
+    timm_weights("inception_resnet_v2.tf_ens_adv_in1k", 79.998, 94.940),
     WeightEntry(
         tag="cadene:imagenet",
+        # NOTE: served over http only (data.lip6.fr's https certificate expired in 2022); the SHA-256
+        # prefix in its name is checked.
         url="http://data.lip6.fr/cadene/pretrainedmodels/inceptionresnetv2-520b38e4.pth",
-        crop_pct=0.875,
+        preprocessing=dict(crop_pct=0.875),
         notes="TF-slim's 1001-class head; the background class is dropped on load",
         top1=80.170,
         top5=95.234,
@@ -161,19 +156,16 @@ WEIGHTS = (
     ),
 )
 
-
-@register_model(
+register_model(
+    "inception_resnet_v2",
+    InceptionResNetV2,
     ModelCard(
         paper=INCEPTION_V4_PAPER,
-        input_size=(3, 299, 299),
-        mean=INCEPTION_MEAN,
-        std=INCEPTION_STD,
-        interpolation="bicubic",
-        crop_pct=0.8975,
+        preprocessing=Preprocessing(
+            input_size=(3, 299, 299), crop_pct=0.8975, interpolation="bicubic", mean=INCEPTION_MEAN, std=INCEPTION_STD
+        ),
         references=("timm inception_resnet_v2", "Cadene inceptionresnetv2"),
+        notes="as released: 10 x A, 20 x B, 10 x C residual blocks",
         weights=WEIGHTS,
-    )
+    ),
 )
-def inception_resnet_v2(**kwargs) -> InceptionResNetV2:
-    """Inception-ResNet-v2 as released: 10 x A, 20 x B, 10 x C residual blocks."""
-    return InceptionResNetV2(**kwargs)

@@ -16,7 +16,8 @@ from torch import nn
 
 from ..layers import Branches, ConvFactory, ConvNormAct, InceptionV3Aux, avg_pool_3x3
 from ._base import InceptionNet
-from ._registry import INCEPTION_MEAN, INCEPTION_STD, ModelCard, register_model
+from ._metadata import INCEPTION_MEAN, INCEPTION_STD, ModelCard, Preprocessing
+from ._registry import register_model
 from .inception_v3 import RETHINKING, InceptionC, InceptionD, InceptionE
 
 
@@ -46,10 +47,18 @@ class GridReductionFig10(Branches):
 
 
 class InceptionV2(InceptionNet):
-    def __init__(self, *, num_classes: int = 1000, in_chans: int = 3, drop_rate: float = 0.2, aux_logits: bool = True):
+    def __init__(
+        self,
+        *,
+        num_classes: int = 1000,
+        in_chans: int = 3,
+        drop_rate: float = 0.2,
+        aux_logits: bool = True,
+        small_input: bool = False,
+    ):
         conv: ConvFactory = partial(ConvNormAct, norm_eps=1e-3)
         tf_pools = dict(count_include_pad=False)  # no PyTorch weights to match: TensorFlow's arithmetic
-        features = OrderedDict(
+        stem = OrderedDict(
             # Table 1, top to bottom
             Conv2d_1a_3x3=conv(in_chans, 32, 3, stride=2),
             Conv2d_2a_3x3=conv(32, 32, 3),
@@ -59,6 +68,8 @@ class InceptionV2(InceptionNet):
             Conv2d_4a_3x3=conv(80, 192, 3, stride=2),
             # NOTE: Table 1 does not mark this conv "padded", but 35x35 in and out needs it.
             Conv2d_4b_3x3=conv(192, 288, 3, padding="same"),
+        )
+        blocks = OrderedDict(
             # N x 288 x 35 x 35
             Mixed_5b=InceptionFig5(288, conv=conv),
             Mixed_5c=InceptionFig5(288, conv=conv),
@@ -79,28 +90,27 @@ class InceptionV2(InceptionNet):
         # The "BN-auxiliary" classifier on the last 17x17 layer (section 7).
         aux = {"Mixed_6f": InceptionV3Aux(768, num_classes, conv=conv)} if aux_logits else None
         super().__init__(
-            features=features,
+            stem=stem,
+            blocks=blocks,
             num_features=2048,
             num_classes=num_classes,
             in_chans=in_chans,
             drop_rate=drop_rate,
-            min_input_size=75,
+            min_input_size=7 if small_input else 75,
+            small_input=small_input,
             aux_heads=aux,
         )
 
 
-@register_model(
+register_model(
+    "inception_v2",
+    InceptionV2,
     ModelCard(
         paper=RETHINKING,
-        input_size=(3, 299, 299),
-        mean=INCEPTION_MEAN,
-        std=INCEPTION_STD,
-        interpolation="bicubic",
-        crop_pct=0.875,
+        preprocessing=Preprocessing(
+            input_size=(3, 299, 299), crop_pct=0.875, interpolation="bicubic", mean=INCEPTION_MEAN, std=INCEPTION_STD
+        ),
         aux_loss_weight=0.4,
         notes="Table 1 of the paper; branch widths the paper leaves open are Inception-v3's; no released weights",
-    )
+    ),
 )
-def inception_v2(**kwargs) -> InceptionV2:
-    """Inception-v2 as Table 1 of "Rethinking the Inception Architecture" lays it out."""
-    return InceptionV2(**kwargs)

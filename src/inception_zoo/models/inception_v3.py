@@ -12,18 +12,20 @@ from functools import partial
 
 from torch import nn
 
-from ..layers import Branches, ConvFactory, ConvNormAct, InceptionV3Aux, avg_pool_3x3, split_1x3_3x1
+from ..layers import Branches, ConvFactory, ConvNormAct, InceptionV3Aux, avg_pool_3x3, split_1x3_3x1, tf_slim_stem
 from ._base import InceptionNet
-from ._registry import (
+from ._metadata import (
     IMAGENET_MEAN,
     IMAGENET_STD,
     INCEPTION_MEAN,
     INCEPTION_STD,
     ModelCard,
     Paper,
+    Preprocessing,
     WeightEntry,
-    register_model,
+    timm_weights,
 )
+from ._registry import register_model
 
 RETHINKING = Paper("Rethinking the Inception Architecture for Computer Vision", "1512.00567")
 
@@ -108,20 +110,16 @@ class InceptionV3(InceptionNet):
         drop_rate: float = 0.2,
         aux_logits: bool = True,
         count_include_pad: bool = True,
+        small_input: bool = False,
     ):
         conv: ConvFactory = partial(ConvNormAct, norm_eps=1e-3)
         # NOTE: TensorFlow's 3x3 average pools exclude the padding; torchvision and timm include
         # it (PyTorch's default), and so do we by default, to give their logits exactly.
         # count_include_pad=False is TensorFlow's arithmetic (docs/architectures.md).
         pools = dict(count_include_pad=count_include_pad)
-        features = OrderedDict(
-            Conv2d_1a_3x3=conv(in_chans, 32, 3, stride=2),
-            Conv2d_2a_3x3=conv(32, 32, 3),
-            Conv2d_2b_3x3=conv(32, 64, 3, padding="same"),
-            MaxPool_3a_3x3=nn.MaxPool2d(3, stride=2),
-            Conv2d_3b_1x1=conv(64, 80, 1),
-            Conv2d_4a_3x3=conv(80, 192, 3),
-            MaxPool_5a_3x3=nn.MaxPool2d(3, stride=2),
+        stem = tf_slim_stem(in_chans, conv)
+        stem["MaxPool_5a_3x3"] = nn.MaxPool2d(3, stride=2)
+        blocks = OrderedDict(
             # N x 192 x 35 x 35
             Mixed_5b=InceptionA(192, 32, conv=conv, **pools),
             Mixed_5c=InceptionA(256, 64, conv=conv, **pools),
@@ -140,60 +138,44 @@ class InceptionV3(InceptionNet):
         )
         aux = {"Mixed_6e": InceptionV3Aux(768, num_classes, conv=conv)} if aux_logits else None
         super().__init__(
-            features=features,
+            stem=stem,
+            blocks=blocks,
             num_features=2048,
             num_classes=num_classes,
             in_chans=in_chans,
             drop_rate=drop_rate,
-            min_input_size=75,
+            min_input_size=7 if small_input else 75,
+            small_input=small_input,
             aux_heads=aux,
         )
 
 
-def _timm(tag: str, top1: float, top5: float, **preprocessing) -> WeightEntry:
-    return WeightEntry(
-        tag=f"timm:inception_v3.{tag}",
-        url=f"https://huggingface.co/timm/inception_v3.{tag}/resolve/main/model.safetensors",
-        file_name=f"timm--inception_v3.{tag}.safetensors",
-        top1=top1,
-        top5=top5,
-        metrics_source="timm results-imagenet.csv",
-        **preprocessing,
-    )
-
-
 WEIGHTS = (
-    _timm("tf_in1k", 77.866, 93.644),
+    timm_weights("inception_v3.tf_in1k", 77.866, 93.644),
     WeightEntry(
         tag="torchvision:IMAGENET1K_V1",
         url="https://download.pytorch.org/models/inception_v3_google-0cc3c7bd.pth",
-        sha256_prefix="0cc3c7bd",
         # transform_input turns ImageNet-normalised input into [-1, 1]: mean = std = 0.5, as the card says.
-        crop_pct=299 / 342,
-        interpolation="bilinear",
+        preprocessing=dict(crop_pct=299 / 342, interpolation="bilinear"),
         top1=77.294,
         top5=93.450,
         metrics_source="torchvision Inception_V3_Weights.IMAGENET1K_V1 (ported from TF-slim, with the side head)",
     ),
-    _timm("tv_in1k", 77.472, 93.468),
-    _timm("tf_adv_in1k", 77.598, 93.726),
-    _timm("gluon_in1k", 78.806, 94.372, mean=IMAGENET_MEAN, std=IMAGENET_STD),
+    timm_weights("inception_v3.tv_in1k", 77.472, 93.468),
+    timm_weights("inception_v3.tf_adv_in1k", 77.598, 93.726),
+    timm_weights("inception_v3.gluon_in1k", 78.806, 94.372, preprocessing=dict(mean=IMAGENET_MEAN, std=IMAGENET_STD)),
 )
 
-
-@register_model(
+register_model(
+    "inception_v3",
+    InceptionV3,
     ModelCard(
         paper=RETHINKING,
-        input_size=(3, 299, 299),
-        mean=INCEPTION_MEAN,
-        std=INCEPTION_STD,
-        interpolation="bicubic",
-        crop_pct=0.875,
+        preprocessing=Preprocessing(
+            input_size=(3, 299, 299), crop_pct=0.875, interpolation="bicubic", mean=INCEPTION_MEAN, std=INCEPTION_STD
+        ),
         references=("torchvision inception_v3", "timm inception_v3"),
         aux_loss_weight=0.4,
         weights=WEIGHTS,
-    )
+    ),
 )
-def inception_v3(**kwargs) -> InceptionV3:
-    """Inception-v3 (Table 1 of the paper as TF-slim trained it), with its side classifier."""
-    return InceptionV3(**kwargs)

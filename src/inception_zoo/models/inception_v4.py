@@ -16,7 +16,8 @@ from torch import nn
 
 from ..layers import Branches, ConvFactory, ConvNormAct, avg_pool_3x3, split_1x3_3x1
 from ._base import InceptionNet, refuse_side_classifier
-from ._registry import INCEPTION_MEAN, INCEPTION_STD, ModelCard, Paper, WeightEntry, register_model
+from ._metadata import INCEPTION_MEAN, INCEPTION_STD, ModelCard, Paper, Preprocessing, WeightEntry, timm_weights
+from ._registry import register_model
 
 INCEPTION_V4_PAPER = Paper(
     "Inception-v4, Inception-ResNet and the Impact of Residual Connections on Learning", "1602.07261"
@@ -133,10 +134,18 @@ class InceptionC(Branches):
 
 
 class InceptionV4(InceptionNet):
-    def __init__(self, *, num_classes: int = 1000, in_chans: int = 3, drop_rate: float = 0.2, aux_logits=False):
+    def __init__(
+        self,
+        *,
+        num_classes: int = 1000,
+        in_chans: int = 3,
+        drop_rate: float = 0.2,
+        aux_logits: bool = False,
+        small_input: bool = False,
+    ):
         refuse_side_classifier("inception_v4", aux_logits)
         conv: ConvFactory = partial(ConvNormAct, norm_eps=1e-3)
-        features = OrderedDict(
+        stem = OrderedDict(
             Conv2d_1a_3x3=conv(in_chans, 32, 3, stride=2),
             Conv2d_2a_3x3=conv(32, 32, 3),
             Conv2d_2b_3x3=conv(32, 64, 3, padding="same"),
@@ -145,35 +154,31 @@ class InceptionV4(InceptionNet):
             Mixed_5a=Mixed5a(conv=conv),
         )
         # N x 384 x 35 x 35
-        features.update((f"Mixed_5{c}", InceptionA(conv=conv)) for c in "bcde")
-        features["Mixed_6a"] = ReductionA(conv=conv)
+        blocks = OrderedDict((f"Mixed_5{c}", InceptionA(conv=conv)) for c in "bcde")
+        blocks["Mixed_6a"] = ReductionA(conv=conv)
         # N x 1024 x 17 x 17
-        features.update((f"Mixed_6{c}", InceptionB(conv=conv)) for c in "bcdefgh")
-        features["Mixed_7a"] = ReductionB(conv=conv)
+        blocks.update((f"Mixed_6{c}", InceptionB(conv=conv)) for c in "bcdefgh")
+        blocks["Mixed_7a"] = ReductionB(conv=conv)
         # N x 1536 x 8 x 8
-        features.update((f"Mixed_7{c}", InceptionC(conv=conv)) for c in "bcd")
+        blocks.update((f"Mixed_7{c}", InceptionC(conv=conv)) for c in "bcd")
         super().__init__(
-            features=features,
+            stem=stem,
+            blocks=blocks,
             num_features=1536,
             num_classes=num_classes,
             in_chans=in_chans,
             drop_rate=drop_rate,
-            min_input_size=75,
+            min_input_size=7 if small_input else 75,
+            small_input=small_input,
         )
 
 
 WEIGHTS = (
-    WeightEntry(
-        tag="timm:inception_v4.tf_in1k",
-        url="https://huggingface.co/timm/inception_v4.tf_in1k/resolve/main/model.safetensors",
-        file_name="timm--inception_v4.tf_in1k.safetensors",
-        top1=80.144,
-        top5=94.982,
-        metrics_source="timm results-imagenet.csv",
-    ),
+    timm_weights("inception_v4.tf_in1k", 80.144, 94.982),
     WeightEntry(
         tag="cadene:imagenet",
-        url="http://data.lip6.fr/cadene/pretrainedmodels/inceptionv4-8e4777a0.pth",
+        # Cadene's file, re-hosted over https by timm (data.lip6.fr's https certificate expired in 2022).
+        url="https://github.com/rwightman/pytorch-image-models/releases/download/v0.1-cadene/inceptionv4-8e4777a0.pth",
         notes="TF-slim's 1001-class head; the background class is dropped on load",
         top1=80.062,
         top5=94.926,
@@ -181,19 +186,16 @@ WEIGHTS = (
     ),
 )
 
-
-@register_model(
+register_model(
+    "inception_v4",
+    InceptionV4,
     ModelCard(
         paper=INCEPTION_V4_PAPER,
-        input_size=(3, 299, 299),
-        mean=INCEPTION_MEAN,
-        std=INCEPTION_STD,
-        interpolation="bicubic",
-        crop_pct=0.875,
+        preprocessing=Preprocessing(
+            input_size=(3, 299, 299), crop_pct=0.875, interpolation="bicubic", mean=INCEPTION_MEAN, std=INCEPTION_STD
+        ),
         references=("timm inception_v4", "Cadene inceptionv4"),
+        notes="4 x Inception-A, 7 x Inception-B, 3 x Inception-C",
         weights=WEIGHTS,
-    )
+    ),
 )
-def inception_v4(**kwargs) -> InceptionV4:
-    """Inception-v4: 4 x Inception-A, 7 x Inception-B, 3 x Inception-C."""
-    return InceptionV4(**kwargs)

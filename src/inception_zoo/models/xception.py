@@ -15,7 +15,8 @@ from torch import nn
 
 from ..layers import ConvFactory, ConvNormAct, Residual, SeparableConv2d
 from ._base import InceptionNet, refuse_side_classifier
-from ._registry import INCEPTION_MEAN, INCEPTION_STD, ModelCard, Paper, WeightEntry, register_model
+from ._metadata import INCEPTION_MEAN, INCEPTION_STD, ModelCard, Paper, Preprocessing, WeightEntry
+from ._registry import register_model
 
 XCEPTION_PAPER = Paper("Xception: Deep Learning with Depthwise Separable Convolutions", "1610.02357")
 
@@ -71,47 +72,54 @@ class Xception(InceptionNet):
         drop_rate: float = 0.0,
         aux_logits: bool = False,
         norm_eps: float = 1e-5,
+        small_input: bool = False,
     ):
         refuse_side_classifier("xception", aux_logits)
         # NOTE: Keras trained these weights with BatchNorm eps 1e-3; the PyTorch ports (and so
         # their logits) use 1e-5. norm_eps=1e-3 gives Keras's arithmetic.
         conv: ConvFactory = partial(ConvNormAct, norm_eps=norm_eps)
         block = partial(XceptionBlock, norm_eps=norm_eps)
-        features = OrderedDict(
-            # Entry flow
+        # Entry flow. NOTE: the stem takes in the first block, the one right after the two
+        # convs, so that small_input keeps 32x32 through it.
+        stem = OrderedDict(
             conv1=conv(in_chans, 32, 3, stride=2),
             conv2=conv(32, 64, 3),
             block1=block(64, 128, 2, 2, start_with_relu=False),
+        )
+        blocks = OrderedDict(
             block2=block(128, 256, 2, 2),
             block3=block(256, 728, 2, 2),
             # N x 728 x 19 x 19
         )
         # Middle flow: 8 identical blocks
-        features.update((f"block{i}", block(728, 728, 3, 1)) for i in range(4, 12))
+        blocks.update((f"block{i}", block(728, 728, 3, 1)) for i in range(4, 12))
         # Exit flow
-        features["block12"] = block(728, 1024, 2, 2, grow_first=False)
-        features["conv3"] = separable_conv_norm_act(1024, 1536, norm_eps)
-        features["conv4"] = separable_conv_norm_act(1536, 2048, norm_eps)
+        blocks["block12"] = block(728, 1024, 2, 2, grow_first=False)
+        blocks["conv3"] = separable_conv_norm_act(1024, 1536, norm_eps)
+        blocks["conv4"] = separable_conv_norm_act(1536, 2048, norm_eps)
         # N x 2048 x 10 x 10
         super().__init__(
-            features=features,
+            stem=stem,
+            blocks=blocks,
             num_features=2048,
             num_classes=num_classes,
             in_chans=in_chans,
             drop_rate=drop_rate,
-            min_input_size=7,
+            min_input_size=1 if small_input else 7,
+            small_input=small_input,
         )
 
 
-@register_model(
+register_model(
+    "xception",
+    Xception,
     ModelCard(
         paper=XCEPTION_PAPER,
-        input_size=(3, 299, 299),
-        mean=INCEPTION_MEAN,
-        std=INCEPTION_STD,
-        interpolation="bicubic",
-        crop_pct=0.8975,
+        preprocessing=Preprocessing(
+            input_size=(3, 299, 299), crop_pct=0.8975, interpolation="bicubic", mean=INCEPTION_MEAN, std=INCEPTION_STD
+        ),
         references=("timm legacy_xception", "Cadene xception"),
+        notes="entry flow, 8 middle-flow blocks, exit flow",
         weights=(
             WeightEntry(
                 tag="timm:legacy_xception.tf_in1k",
@@ -123,15 +131,13 @@ class Xception(InceptionNet):
             ),
             WeightEntry(
                 tag="cadene:imagenet",
-                url="http://data.lip6.fr/cadene/pretrainedmodels/xception-43020ad28.pth",
-                interpolation="bilinear",
+                # The same file as timm's entry (data.lip6.fr's https certificate expired in 2022).
+                url="https://github.com/rwightman/pytorch-image-models/releases/download/v0.1-cadene/xception-43020ad28.pth",
+                preprocessing=dict(interpolation="bilinear"),
                 top1=78.888,
                 top5=94.292,
                 metrics_source="Cadene pretrainedmodels README (resize 333, center crop 299)",
             ),
         ),
-    )
+    ),
 )
-def xception(**kwargs) -> Xception:
-    """Xception: entry flow, 8 middle-flow blocks, exit flow."""
-    return Xception(**kwargs)

@@ -16,7 +16,8 @@ from torch import nn
 
 from ..layers import ConvFactory, ConvNormAct, Residual
 from ._base import InceptionNet, refuse_side_classifier
-from ._registry import INCEPTION_MEAN, INCEPTION_STD, ModelCard, Paper, WeightEntry, register_model
+from ._metadata import INCEPTION_MEAN, INCEPTION_STD, ModelCard, Paper, Preprocessing, timm_weights
+from ._registry import register_model
 
 DEEPLAB_V3_PLUS = Paper(
     "Encoder-Decoder with Atrous Separable Convolution for Semantic Image Segmentation", "1802.02611"
@@ -82,71 +83,70 @@ class XceptionAligned(InceptionNet):
         in_chans: int = 3,
         drop_rate: float = 0.0,
         aux_logits: bool = False,
+        small_input: bool = False,
     ):
         """``entry``: (width, stride) of each entry-flow module; ``middle_blocks``: how many 728-wide modules."""
         refuse_side_classifier("the aligned Xception", aux_logits)
         conv: ConvFactory = partial(ConvNormAct, norm_eps=1e-3)
-        features = OrderedDict(
-            stem1=conv(in_chans, 32, 3, 2, padding=1),
-            stem2=conv(32, 64, 3, padding=1),
-        )
+        modules = []
         in_chs = 64
         for width, stride in entry:
-            features[f"block{len(features) - 1}"] = XceptionModule(in_chs, (width,) * 3, stride, conv=conv)
+            modules.append(XceptionModule(in_chs, (width,) * 3, stride, conv=conv))
             in_chs = width
-        for _ in range(middle_blocks):
-            features[f"block{len(features) - 1}"] = XceptionModule(728, (728, 728, 728), 1, conv=conv)
-        features[f"block{len(features) - 1}"] = XceptionModule(728, (728, 1024, 1024), 2, conv=conv)
-        features[f"block{len(features) - 1}"] = ExitModule(1024, (1536, 1536, 2048), conv=conv)
+        modules += [XceptionModule(728, (728, 728, 728), 1, conv=conv) for _ in range(middle_blocks)]
+        modules.append(XceptionModule(728, (728, 1024, 1024), 2, conv=conv))
+        modules.append(ExitModule(1024, (1536, 1536, 2048), conv=conv))
+        named = OrderedDict((f"block{i}", module) for i, module in enumerate(modules, start=1))
+        # NOTE: the stem takes in the first entry module, so that small_input keeps 32x32 through it.
+        stem = OrderedDict(stem1=conv(in_chans, 32, 3, 2, padding=1), stem2=conv(32, 64, 3, padding=1))
+        stem["block1"] = named.pop("block1")
         super().__init__(
-            features=features,
+            stem=stem,
+            blocks=named,
             num_features=2048,
             num_classes=num_classes,
             in_chans=in_chans,
             drop_rate=drop_rate,
             min_input_size=1,
+            small_input=small_input,
         )
 
 
 TOP1_TOP5 = {"xception41": (78.550, 94.282), "xception65": (79.558, 94.656), "xception71": (79.920, 94.908)}
 
 
-def _card(name: str) -> ModelCard:
-    top1, top5 = TOP1_TOP5[name]
+def _card(name: str, notes: str) -> ModelCard:
     return ModelCard(
         paper=DEEPLAB_V3_PLUS,
-        input_size=(3, 299, 299),
-        mean=INCEPTION_MEAN,
-        std=INCEPTION_STD,
-        interpolation="bicubic",
-        crop_pct=0.903,
+        preprocessing=Preprocessing(
+            input_size=(3, 299, 299), crop_pct=0.903, interpolation="bicubic", mean=INCEPTION_MEAN, std=INCEPTION_STD
+        ),
         references=(f"timm {name}",),
+        notes=notes,
         weights=(
-            WeightEntry(
-                tag=f"timm:{name}.tf_in1k",
-                url=f"https://huggingface.co/timm/{name}.tf_in1k/resolve/main/model.safetensors",
-                file_name=f"timm--{name}.tf_in1k.safetensors",
-                top1=top1,
-                top5=top5,
-                metrics_source="timm results-imagenet.csv (TF DeepLab weights)",
-            ),
+            timm_weights(f"{name}.tf_in1k", *TOP1_TOP5[name], source="timm results-imagenet.csv (TF DeepLab weights)"),
         ),
     )
 
 
-@register_model(_card("xception41"))
-def xception41(**kwargs) -> XceptionAligned:
-    """Aligned Xception-41: 3 entry modules, 8 middle, 2 exit."""
-    return XceptionAligned(entry=((128, 2), (256, 2), (728, 2)), middle_blocks=8, **kwargs)
-
-
-@register_model(_card("xception65"))
-def xception65(**kwargs) -> XceptionAligned:
-    """Aligned Xception-65: 3 entry modules, 16 middle, 2 exit (DeepLabv3+'s backbone)."""
-    return XceptionAligned(entry=((128, 2), (256, 2), (728, 2)), middle_blocks=16, **kwargs)
-
-
-@register_model(_card("xception71"))
-def xception71(**kwargs) -> XceptionAligned:
-    """Aligned Xception-71: 5 entry modules, 16 middle, 2 exit."""
-    return XceptionAligned(entry=((128, 2), (256, 1), (256, 2), (728, 1), (728, 2)), middle_blocks=16, **kwargs)
+register_model(
+    "xception41",
+    XceptionAligned,
+    _card("xception41", "3 entry modules, 8 middle, 2 exit"),
+    entry=((128, 2), (256, 2), (728, 2)),
+    middle_blocks=8,
+)
+register_model(
+    "xception65",
+    XceptionAligned,
+    _card("xception65", "3 entry modules, 16 middle, 2 exit (DeepLabv3+'s backbone)"),
+    entry=((128, 2), (256, 2), (728, 2)),
+    middle_blocks=16,
+)
+register_model(
+    "xception71",
+    XceptionAligned,
+    _card("xception71", "5 entry modules, 16 middle, 2 exit"),
+    entry=((128, 2), (256, 1), (256, 2), (728, 1), (728, 2)),
+    middle_blocks=16,
+)

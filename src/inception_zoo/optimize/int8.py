@@ -31,14 +31,11 @@ import numpy as np
 import torch
 from torch import nn
 
+from ..errors import ArgumentError, QuantizationTooLossy, needs_extra
 from ..export import export, export_metadata
 from ..runtime import onnx_session
 
 __all__ = ["Int8Report", "QuantizationTooLossy", "quantize_int8"]
-
-
-class QuantizationTooLossy(RuntimeError):
-    """The int8 model's logits are further from the fp32 model's than allowed; no file was written."""
 
 
 @dataclass
@@ -55,9 +52,9 @@ def _batches(images: torch.Tensor | Iterable[torch.Tensor], what: str) -> list[n
     for batch in batches:
         if not isinstance(batch, torch.Tensor) or batch.dim() != 4:
             shape = tuple(batch.shape) if isinstance(batch, torch.Tensor) else type(batch).__name__
-            raise ValueError(f"{what}: expected preprocessed image batches N x C x H x W, got {shape}")
+            raise ArgumentError(f"{what}: expected preprocessed image batches N x C x H x W, got {shape}")
     if not batches or sum(len(b) for b in batches) == 0:
-        raise ValueError(f"{what}: no images (give at least one batch of preprocessed images)")
+        raise ArgumentError(f"{what}: no images (give at least one batch of preprocessed images)")
     return [b.detach().float().cpu().numpy() for b in batches]
 
 
@@ -82,19 +79,20 @@ def quantize_int8(
         >>> report = quantize_int8(model, "googlenet.int8.onnx", calibration=images[:64], check=images[64:])
         >>> logits = OnnxModel(report.path)(batch)  # or inception-zoo predict --weights googlenet.int8.onnx
     """
-    import onnx
-    from onnxruntime.quantization import (
-        CalibrationDataReader,
-        CalibrationMethod,
-        QuantFormat,
-        QuantType,
-        quantize_static,
-    )
-    from onnxruntime.quantization.shape_inference import quant_pre_process
+    with needs_extra("export", "int8 quantisation"):
+        import onnx
+        from onnxruntime.quantization import (
+            CalibrationDataReader,
+            CalibrationMethod,
+            QuantFormat,
+            QuantType,
+            quantize_static,
+        )
+        from onnxruntime.quantization.shape_inference import quant_pre_process
 
     path = Path(path)
     if path.suffix != ".onnx":
-        raise ValueError(f"an int8 model is written as ONNX: name it *.onnx (e.g. {path.with_suffix('.onnx')})")
+        raise ArgumentError(f"an int8 model is written as ONNX: name it *.onnx (e.g. {path.with_suffix('.onnx')})")
     calibration_batches = _batches(calibration, "calibration")
     check_batches = calibration_batches if check is None else _batches(check, "check")
     model = model.eval().cpu()

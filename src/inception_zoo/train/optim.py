@@ -5,6 +5,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from ..errors import ArgumentError
 from .recipes import Recipe
 
 __all__ = ["TFRMSprop", "build_optimizer"]
@@ -62,4 +63,4 @@ def build_optimizer(model: nn.Module, recipe: Recipe, lr: float) -> torch.optim.
         return torch.optim.AdamW(groups, lr=lr, eps=recipe.eps, fused=fused)
     if recipe.optimizer == "rmsprop_tf":
         return TFRMSprop(groups, lr=lr, decay=recipe.rmsprop_decay, momentum=recipe.momentum, eps=recipe.eps)
-    raise ValueError(f"unknown optimizer {recipe.optimizer!r}: use 'sgd', 'adamw' or 'rmsprop_tf'")
+    raise ArgumentError(f"unknown optimizer {recipe.optimizer!r}: use 'sgd', 'adamw' or 'rmsprop_tf'")

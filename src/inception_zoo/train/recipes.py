@@ -12,6 +12,8 @@ import dataclasses
 import math
 from dataclasses import dataclass
 
+from ..errors import ArgumentError
+
 __all__ = ["RECIPES", "Recipe", "lr_factor"]
 
 
@@ -139,4 +141,4 @@ def lr_factor(recipe: Recipe, step: int, steps_per_epoch: int, total_steps: int)
     if recipe.schedule == "cosine":
         progress = (step - warmup) / max(1, total_steps - warmup)
         return 0.5 * (1 + math.cos(math.pi * min(1.0, progress)))
-    raise ValueError(f"unknown schedule {recipe.schedule!r}: use 'step' or 'cosine'")
+    raise ArgumentError(f"unknown schedule {recipe.schedule!r}: use 'step' or 'cosine'")

@@ -13,31 +13,31 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import io
+import threading
+import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager, contextmanager
-from dataclasses import dataclass
 from importlib import resources
 
 import torch
-from fastapi import FastAPI, HTTPException, Request
-from fastapi.responses import HTMLResponse
 from PIL import Image, UnidentifiedImageError
-from starlette.concurrency import run_in_threadpool
 from torch import nn
 
-from .data.transforms import preprocessing_of, transforms_for
+from .._version import __version__
+from ..data.transforms import preprocessing_of, transforms_for
+from ..errors import needs_extra
+from ..optimize.inference import optimize_for_inference
+from ..runtime import OnnxModel
+from .limits import Limits
 
-__all__ = ["Limits", "background_server", "create_app"]
+with needs_extra("serve", "the HTTP service"):
+    import uvicorn
+    from fastapi import FastAPI, HTTPException, Request
+    from fastapi.responses import HTMLResponse
+    from starlette.concurrency import run_in_threadpool
 
-
-@dataclass(frozen=True)
-class Limits:
-    max_bytes: int = 20 * 2**20  # one upload
-    max_pixels: int = 40_000_000  # width x height, read from the header before decoding
-    max_batch_size: int = 16  # images per model call
-    max_wait_ms: float = 5.0  # how long the first request of a batch waits for company
-    max_topk: int = 100
+__all__ = ["background_server", "create_app", "run_server"]
 
 
 class _Batcher:
@@ -96,7 +96,7 @@ class _Batcher:
         return self.model(torch.stack(images)).float().softmax(dim=1)
 
 
-def create_app(model: nn.Module, limits: Limits = Limits(), *, optimize: bool = True) -> FastAPI:
+def create_app(model: nn.Module, limits: Limits | None = None, *, optimize: bool = True) -> FastAPI:
     """The service for ``model`` (its own preprocessing and labels); run it with uvicorn.
 
     ``optimize`` serves ``optimize_for_inference(model)``: the same outputs, 1.3-2.2x faster on a CPU.
@@ -104,16 +104,13 @@ def create_app(model: nn.Module, limits: Limits = Limits(), *, optimize: bool = 
 
     Example:
         >>> app = create_app(load_model("run/model.safetensors"))
-        >>> uvicorn.run(app, host="127.0.0.1", port=8000)
+        >>> run_server(app, host="127.0.0.1", port=8000)
     """
+    limits = limits or Limits()
     model.eval()
     transform = transforms_for(model)
     labels = getattr(model, "labels", None) or [str(i) for i in range(model.num_classes)]
-    from .runtime import OnnxModel
-
     if optimize and not isinstance(model, OnnxModel):
-        from .optimize import optimize_for_inference
-
         batcher = _Batcher(optimize_for_inference(model), limits)
     else:
         batcher = _Batcher(model, limits)
@@ -127,7 +124,7 @@ def create_app(model: nn.Module, limits: Limits = Limits(), *, optimize: bool = 
     app = FastAPI(
         title="inception-zoo",
         summary=f"{model.name}: image classification",
-        version=_version(),
+        version=__version__,
         lifespan=lifespan,
     )
 
@@ -235,14 +232,14 @@ def _decode(data: bytes, max_pixels: int, transform) -> torch.Tensor:
     return transform(rgb)
 
 
+def run_server(app: FastAPI, host: str = "127.0.0.1", port: int = 8000) -> None:
+    """Serve ``app`` with uvicorn until stopped (Ctrl-C, SIGTERM)."""
+    uvicorn.run(app, host=host, port=port, log_level="info")
+
+
 @contextmanager
 def background_server(app: FastAPI, host: str = "127.0.0.1", port: int = 0) -> Iterator[str]:
     """Run ``app`` with uvicorn in a thread (for tests, benchmarks and notebooks); yields its base URL."""
-    import threading
-    import time
-
-    import uvicorn
-
     server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="on"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
@@ -257,9 +254,3 @@ def background_server(app: FastAPI, host: str = "127.0.0.1", port: int = 0) -> I
     finally:
         server.should_exit = True
         thread.join(timeout=10)
-
-
-def _version() -> str:
-    from . import __version__
-
-    return __version__
