@@ -1,33 +1,48 @@
-# One command sets up and runs each job; `make install` is quick when nothing changed.
+# One command sets up and runs each job; the set-up steps are quick when nothing changed.
+# Everything installs with the versions pinned in constraints.txt.
 VENV := .venv
 PY := $(VENV)/bin/python
-STAMP := $(VENV)/.installed
+PIP := $(PY) -m pip install -q -c constraints.txt
+DEMO_STAMP := $(VENV)/.installed-train
+TEST_STAMP := $(VENV)/.installed-test
 
-.PHONY: install test test-slow demo bench lint format clean
+.PHONY: install install-test test test-slow demo bench catalog lint format clean
 
-install: $(STAMP)
+# The package with the training extra: what `make demo` needs (no test tools).
+install: $(DEMO_STAMP)
+# The package with every extra, the reference implementations and the test tools.
+install-test: $(TEST_STAMP)
 
-$(STAMP): pyproject.toml
-	test -x $(PY) || python3 -m venv $(VENV)
+$(PY):
+	python3 -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q torch==2.14.1 torchvision==0.29.1
-	$(PY) -m pip install -q -e '.[test]'
-	# facenet-pytorch pins an old torch but works with ours: install it without its pins.
-	$(PY) -m pip install -q --no-deps facenet-pytorch==2.6.0
-	touch $(STAMP)
 
-test: install lint
+$(DEMO_STAMP): pyproject.toml constraints.txt | $(PY)
+	$(PIP) -e '.[train]'
+	touch $@
+
+$(TEST_STAMP): pyproject.toml constraints.txt | $(PY)
+	$(PIP) -e '.[test]'
+	# facenet-pytorch pins an old torch but works with ours: install it without its pins.
+	$(PIP) --no-deps facenet-pytorch
+	touch $@
+
+test: install-test lint
 	$(PY) -m pytest -q
 
 # Adds the ONNX export check of every registered network (about 10 more minutes on 2 cores).
-test-slow: install
+test-slow: install-test
 	INCEPTION_ZOO_SLOW=1 $(PY) -m pytest -q tests/test_export.py
 
 demo: install
 	$(PY) -m inception_zoo.demo
 
+# The facts `inception-zoo list` and `weights` read without loading torch; a test says when to rerun this.
+catalog: install
+	$(PY) -m inception_zoo.catalog
+
 # Side by side with timm and torchvision on this machine (about 80 minutes on 2 CPU cores).
-bench: install
+bench: install-test
 	$(PY) benchmarks/inference.py --markdown
 	$(PY) benchmarks/train_step.py --markdown
 	$(PY) benchmarks/allocator.py --pairs 3 --calls 3 --markdown
@@ -35,11 +50,11 @@ bench: install
 	$(PY) benchmarks/optimizer_step.py --markdown
 	$(PY) benchmarks/serve_load.py --markdown
 
-lint: install
+lint: install-test
 	$(VENV)/bin/ruff check src tests benchmarks
 	$(VENV)/bin/ruff format --check src tests benchmarks
 
-format: install
+format: install-test
 	$(VENV)/bin/ruff format src tests benchmarks
 	$(VENV)/bin/ruff check --fix src tests benchmarks
 
