@@ -81,8 +81,6 @@ class InceptionNet(HasMetadata, nn.Module):
         self.num_features = num_features
         self.min_input_size = min_input_size
         self.stem_layers = tuple(stem)
-        if small_input:
-            stem = OrderedDict((name, keep_input_size(layer)) for name, layer in stem.items())
         self.features = nn.Sequential(stem | blocks)
         unknown = set(aux_heads or {}) - set(self.features._modules)
         if unknown:
@@ -90,6 +88,10 @@ class InceptionNet(HasMetadata, nn.Module):
         self.aux_heads = nn.ModuleDict(aux_heads or {})
         self.head = head if head is not None else ClassifierHead(num_features, num_classes, drop_rate)
         self._init_weights()
+        # After initialising: a conv made here keeps torch's own init, so a seed gives the weights it always gave.
+        if small_input:
+            for name in self.stem_layers:
+                self.features._modules[name] = keep_input_size(self.features._modules[name])
 
     def _init_weights(self) -> None:
         for m in self.modules():
