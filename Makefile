@@ -35,7 +35,7 @@ test-slow: install-test
 	INCEPTION_ZOO_SLOW=1 $(PY) -m pytest -q tests/test_export.py
 
 demo: install
-	$(PY) -m inception_zoo.demo
+	$(PY) -m inception_zoo.demo --overwrite
 
 # The facts `inception-zoo list` and `weights` read without loading torch; a test says when to rerun this.
 catalog: install

@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 from pathlib import Path
 
+from ._files import atomic_output
 from ._paths import cache_home
 
 __all__ = ["catalog", "model_names", "sources_digest", "write_catalog"]
@@ -41,9 +41,8 @@ def _read(path: Path, digest: str) -> list[dict] | None:
 
 def _write(path: Path, digest: str, models: list[dict]) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.part")
-    tmp.write_text(json.dumps({"digest": digest, "models": models}, indent=1) + "\n")
-    os.replace(tmp, path)  # processes that start together (torchrun) never read half a file
+    with atomic_output(path) as tmp:  # processes that start together (torchrun) never read half a file
+        tmp.write_text(json.dumps({"digest": digest, "models": models}, indent=1) + "\n")
     return path
 
 

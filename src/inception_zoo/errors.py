@@ -19,9 +19,17 @@ __all__ = [
 
 
 class InceptionZooError(Exception):
-    """Base of every error the library raises on purpose."""
+    """Base of every error the library raises on purpose.
+
+    ``cli`` is the same message in the command line's words (its flags rather than Python's
+    arguments), where they differ.
+    """
 
     exit_code = 1
+
+    def __init__(self, message: str, *, cli: str | None = None):
+        super().__init__(message)
+        self.cli = cli
 
 
 class ArgumentError(InceptionZooError, ValueError):
@@ -33,8 +41,8 @@ class ArgumentError(InceptionZooError, ValueError):
 
     exit_code = 2
 
-    def __init__(self, message: str, *, option: str | None = None):
-        super().__init__(message)
+    def __init__(self, message: str, *, option: str | None = None, cli: str | None = None):
+        super().__init__(message, cli=cli)
         self.option = option
 
 

@@ -23,6 +23,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from ._files import atomic_output, writable
 from .data.transforms import preprocessing_of
 from .errors import ArgumentError, ExportMismatch, needs_extra
 from .formats import EXPORT_FORMATS as FORMATS
@@ -70,6 +71,7 @@ def export(
     path = Path(path)
     if path.suffix != FORMATS[format]:
         raise ArgumentError(f"a {format} file is named *{FORMATS[format]}: use {path.with_suffix(FORMATS[format])}")
+    writable(path)
     model = model.eval().cpu()
     size = preprocessing_of(model).input_size[-1]
     example = torch.randn(2, 3, size, size, generator=torch.Generator().manual_seed(0))
@@ -142,16 +144,14 @@ def _write_onnx(model: nn.Module, example: torch.Tensor, path: Path, axes: list[
     proto = program.model_proto
     for key, value in export_metadata(model).items():
         proto.metadata_props.add(key=key, value=value)
-    tmp = path.with_name(f".{path.name}.part")
-    onnx.save(proto, tmp)
-    os.replace(tmp, path)
+    with atomic_output(path) as tmp:
+        onnx.save(proto, tmp)
 
 
 def _write_pt2(model: nn.Module, example: torch.Tensor, path: Path, axes: list[str]) -> None:
     program = torch.export.export(_Named(model), (example,), dynamic_shapes=_dynamic_shapes(model, axes))
-    tmp = path.with_name(f".{path.name}.part")
-    torch.export.save(program, tmp, extra_files={"inception_zoo.json": json.dumps(export_metadata(model))})
-    os.replace(tmp, path)
+    with atomic_output(path) as tmp:
+        torch.export.save(program, tmp, extra_files={"inception_zoo.json": json.dumps(export_metadata(model))})
 
 
 def _runner(path: Path, format: str):

@@ -56,6 +56,8 @@ def read_metadata(path: str | os.PathLike) -> dict[str, str]:
     """The metadata of a safetensors file (empty for other files and for foreign safetensors)."""
     if Path(path).suffix != ".safetensors":
         return {}
+    if not Path(path).is_file():
+        raise FileNotFoundError(f"no checkpoint file at {path}")
     try:
         with safe_open(str(path), framework="pt") as f:
             return f.metadata() or {}

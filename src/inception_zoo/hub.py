@@ -17,7 +17,6 @@ from __future__ import annotations
 import hashlib
 import os
 import re
-import tempfile
 import urllib.error
 import urllib.request
 import warnings
@@ -28,6 +27,7 @@ import torch
 from huggingface_hub import get_hf_file_metadata, hf_hub_download, hf_hub_url
 from huggingface_hub.utils import LocalEntryNotFoundError
 
+from ._files import atomic_output
 from .errors import DownloadError
 from .models._metadata import WeightEntry
 
@@ -69,8 +69,14 @@ def _check(entry: WeightEntry, path: Path, expected: str, *, cached: bool) -> No
     )
 
 
-def _offline_hint(entry: WeightEntry, where: str) -> str:
-    return f"If this machine is offline, download {entry.url} elsewhere and pass its path as weights=..., or {where}"
+def _offline_hint(entry: WeightEntry, where: str, *, cli: bool = False) -> str:
+    give = "give its path with --weights" if cli else "pass its path as weights=..."
+    return f"If this machine is offline, download {entry.url} elsewhere and {give}, or {where}"
+
+
+def _download_error(entry: WeightEntry, reason: str, where: str) -> DownloadError:
+    said = f"could not download {entry.tag} from {entry.url}: {reason}."
+    return DownloadError(f"{said} {_offline_hint(entry, where)}", cli=f"{said} {_offline_hint(entry, where, cli=True)}")
 
 
 def _fetch_url(entry: WeightEntry, timeout: float) -> Path:
@@ -81,21 +87,16 @@ def _fetch_url(entry: WeightEntry, timeout: float) -> Path:
             _check(entry, path, expected, cached=True)
         return path
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_path = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
-    try:
-        with os.fdopen(fd, "wb") as tmp, urllib.request.urlopen(entry.url, timeout=timeout) as response:
-            while chunk := response.read(1 << 20):
-                tmp.write(chunk)
+    with atomic_output(path) as tmp:
+        try:
+            with open(tmp, "wb") as file, urllib.request.urlopen(entry.url, timeout=timeout) as response:
+                while chunk := response.read(1 << 20):
+                    file.write(chunk)
+        except (urllib.error.URLError, TimeoutError, ConnectionError) as e:
+            reason = f"HTTP {e.code} {e.reason}" if isinstance(e, urllib.error.HTTPError) else getattr(e, "reason", e)
+            raise _download_error(entry, str(reason), f"copy it to {path}") from None
         if expected:
-            _check(entry, Path(tmp_path), expected, cached=False)
-        os.replace(tmp_path, path)
-    except (urllib.error.URLError, TimeoutError, ConnectionError) as e:
-        reason = f"HTTP {e.code} {e.reason}" if isinstance(e, urllib.error.HTTPError) else getattr(e, "reason", e)
-        hint = _offline_hint(entry, f"copy it to {path}")
-        raise DownloadError(f"could not download {entry.tag} from {entry.url}: {reason}. {hint}") from None
-    finally:
-        if os.path.exists(tmp_path):
-            os.unlink(tmp_path)
+            _check(entry, tmp, expected, cached=False)
     return path
 
 
@@ -115,13 +116,12 @@ def _fetch_from_hugging_face(entry: WeightEntry, timeout: float) -> Path:
 
 def _download_from_hugging_face(entry: WeightEntry, timeout: float) -> Path:
     repo, revision, file = entry.hugging_face
-    hint = _offline_hint(entry, f"put it in the Hugging Face cache (hf download {repo} {file})")
+    where = f"put it in the Hugging Face cache (hf download {repo} {file})"
     if huggingface_hub.constants.HF_HUB_OFFLINE:
-        raise DownloadError(f"could not download {entry.tag}: HF_HUB_OFFLINE is set and the file is not cached. {hint}")
+        raise _download_error(entry, "HF_HUB_OFFLINE is set and the file is not cached", where)
     try:
         # One quick request first: huggingface_hub retries an unreachable Hub for minutes; we say so at once.
         get_hf_file_metadata(hf_hub_url(repo, file, revision=revision), timeout=timeout)
         return Path(hf_hub_download(repo, file, revision=revision, etag_timeout=timeout))
     except Exception as e:  # huggingface_hub's own errors, and its HTTP client's
-        reason = str(e).splitlines()[0] if str(e) else type(e).__name__
-        raise DownloadError(f"could not download {entry.tag} from {entry.url}: {reason}. {hint}") from None
+        raise _download_error(entry, str(e).splitlines()[0] if str(e) else type(e).__name__, where) from None

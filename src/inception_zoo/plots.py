@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ._files import atomic_output
 from .errors import needs_extra
 
 with needs_extra("train", "figures (learning curves, confusion matrices)"):
@@ -37,7 +38,8 @@ def plot_curves(metrics: list[dict], path: Path) -> None:
         ax.grid(alpha=0.3)
     loss_ax.legend()
     acc_ax.legend()
-    fig.savefig(path, dpi=100)
+    with atomic_output(path) as tmp:
+        fig.savefig(tmp, dpi=100)
 
 
 def plot_confusion(confusion: list[list[int]], labels: list[str], path: str | Path, *, title: str = "") -> Path:
@@ -63,5 +65,6 @@ def plot_confusion(confusion: list[list[int]], labels: list[str], path: str | Pa
     ax.set_xlabel("predicted")
     ax.set_ylabel("true")
     ax.set_title(title or "confusion matrix")
-    fig.savefig(path, dpi=100)
+    with atomic_output(path) as tmp:
+        fig.savefig(tmp, dpi=100)
     return Path(path)

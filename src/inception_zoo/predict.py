@@ -8,9 +8,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
-from PIL import Image, UnidentifiedImageError
 from torch import nn
 
+from .data.images import UnreadableImage, read_rgb
 from .data.transforms import transforms_for
 from .errors import ArgumentError
 
@@ -40,12 +40,11 @@ def expand_images(paths: Iterable[str | os.PathLike]) -> list[Path]:
 
 
 def read_image(path: str | os.PathLike, transform) -> torch.Tensor:
-    """One image file through ``transform``; ``ArgumentError`` saying why when it cannot be read."""
+    """One image file through ``transform``; ``UnreadableImage`` saying why when it cannot be read."""
     try:
-        with Image.open(path) as image:
-            return transform(image.convert("RGB"))
-    except (OSError, UnidentifiedImageError, ValueError) as e:
-        raise ArgumentError(f"cannot read this image: {e}") from e
+        return transform(read_rgb(path))
+    except UnreadableImage as e:
+        raise UnreadableImage(f"cannot read this image: {e}", e.kind) from None
 
 
 def _batches(items: list, size: int) -> Iterator[list]:
@@ -74,7 +73,7 @@ def predict(
     for result in results:
         try:
             readable.append((result, read_image(result.path, transform)))
-        except ArgumentError as e:
+        except UnreadableImage as e:
             result.error = str(e)
     for batch in _batches(readable, batch_size):
         probabilities = model(torch.stack([tensor for _, tensor in batch])).softmax(dim=1)

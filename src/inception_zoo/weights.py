@@ -16,6 +16,7 @@ import torch
 from safetensors.torch import save_file
 from torch import nn
 
+from ._files import atomic_output
 from ._version import __version__
 from .errors import ArgumentError
 from .formats import FORMAT, decode_metadata, encode_metadata, read_metadata
@@ -41,9 +42,8 @@ def save_weights(model: nn.Module, path: str | os.PathLike) -> Path:
     saved_by = {"saved_by": f"inception-zoo {__version__}", "torch": torch.__version__}
     entries = encode_metadata(dataclasses.replace(metadata, provenance=metadata.provenance | saved_by))
     state = {k: v.detach().contiguous() for k, v in model.state_dict().items()}
-    tmp = path.with_name(f".{path.name}.part")
-    save_file(state, tmp, metadata={"format": FORMAT, **entries})
-    os.replace(tmp, path)  # a crash mid-write never leaves a half-written file under the real name
+    with atomic_output(path) as tmp:
+        save_file(state, tmp, metadata={"format": FORMAT, **entries})
     return path
 
 
@@ -55,9 +55,10 @@ def load_model(path: str | os.PathLike) -> nn.Module:
         return OnnxModel(path)
     metadata = read_metadata(path)
     if metadata.get("format") != FORMAT:
+        said = f"{path} is not an inception-zoo weights file (no {FORMAT!r} metadata); for a foreign checkpoint"
         raise ArgumentError(
-            f"{path} is not an inception-zoo weights file (no {FORMAT!r} metadata); for a foreign "
-            f"checkpoint use create_model(name, weights=path), or convert it with 'inception-zoo convert'"
+            f"{said} use create_model(name, weights=path), or convert it with 'inception-zoo convert'",
+            cli=f"{said} give --model NAME with it, or convert it with 'inception-zoo convert'",
         )
     saved = decode_metadata(metadata)
-    return create_model(saved.name, weights=path, **saved.config)
+    return create_model(saved.name, weights=path, require_trained_head=True, **saved.config)

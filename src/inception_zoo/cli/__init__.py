@@ -46,8 +46,11 @@ def _flag(parser: argparse.ArgumentParser, dest: str) -> str | None:
     return next((a.option_strings[0] for a in parser._actions if a.dest == dest and a.option_strings), None)
 
 
-def _one_line(error: Exception, parser: argparse.ArgumentParser) -> str:
-    """The error's message, with the Python name of the argument it is about replaced by its flag."""
+def _one_line(error: InceptionZooError, parser: argparse.ArgumentParser) -> str:
+    """The error's message in the command line's words: its own, or the Python name of the argument it is
+    about replaced by the flag."""
+    if error.cli:
+        return error.cli
     message = str(error)
     if isinstance(error, ArgumentError) and error.option and (flag := _flag(parser, error.option)):
         message = message.replace(error.option, flag, 1)
@@ -55,11 +58,23 @@ def _one_line(error: Exception, parser: argparse.ArgumentParser) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
+    try:
+        code = _run(argv)
+        sys.stdout.flush()  # here, not at exit, where a closed pipe would print a traceback
+        return code
+    except BrokenPipeError:  # the reader went away ('inception-zoo list | head -1'): stop quietly
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # so that the exit's flush fails silently
+        return 128 + 13  # what a program killed by SIGPIPE returns
+
+
+def _run(argv: list[str] | None) -> int:
     args = build_parser().parse_args(argv)
     if os.environ.get("INCEPTION_ZOO_KEEP_FREED_MEMORY", "1") != "0":
         keep_freed_memory()  # large activations reuse their pages instead of faulting in fresh ones
     try:
         return args.run(args)
+    except BrokenPipeError:
+        raise
     except InceptionZooError as e:
         print(f"inception-zoo: error: {_one_line(e, args.command_parser)}", file=sys.stderr)
         return e.exit_code

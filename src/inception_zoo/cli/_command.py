@@ -9,7 +9,16 @@ import typing
 from collections.abc import Callable
 from dataclasses import dataclass
 
-__all__ = ["Command", "add_config_options", "add_model_options", "config_from", "format_table", "model_from"]
+__all__ = [
+    "Command",
+    "add_config_options",
+    "add_model_options",
+    "config_from",
+    "format_table",
+    "model_from",
+    "port_number",
+    "positive_int",
+]
 
 
 @dataclass(frozen=True)
@@ -21,6 +30,22 @@ class Command:
     help: str
     arguments: Callable[[argparse.ArgumentParser], None]
     run: Callable[[argparse.Namespace], int]
+
+
+def positive_int(text: str) -> int:
+    """An argparse type: a whole number of 1 or more."""
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be 1 or more, got {value}")
+    return value
+
+
+def port_number(text: str) -> int:
+    """An argparse type: a TCP port (0 picks a free one)."""
+    value = int(text)
+    if not 0 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"a port is 0 to 65535, got {value}")
+    return value
 
 
 def format_table(header: list[str], rows: list[list[str]], markdown: bool) -> str:
@@ -48,8 +73,8 @@ def model_from(args: argparse.Namespace, *, onnx: bool = False):
     from ..models._builder import create_model
     from ..weights import load_model
 
-    if args.model:
-        return create_model(args.model, weights=args.weights if args.weights else True)
+    if args.model:  # for inference: a classifier the file cannot supply is an error, not a warning
+        return create_model(args.model, weights=args.weights if args.weights else True, require_trained_head=True)
     if args.weights:
         if args.weights.endswith(".onnx") and not onnx:
             raise ArgumentError(f"{args.command} needs the network's weights (.safetensors), not an ONNX file")

@@ -16,10 +16,11 @@ def convert_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run_convert(args: argparse.Namespace) -> int:
     from ..convert import read_state_dict, recognise
+    from ..formats import read_metadata
     from ..models._builder import create_model
     from ..weights import save_weights
 
-    name = args.model
+    name = args.model or read_metadata(args.source).get("model")  # one of our files says
     if name is None:
         layout = recognise(read_state_dict(args.source))
         if layout is None or len(layout.models) != 1:

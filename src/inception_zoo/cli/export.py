@@ -8,7 +8,7 @@ import sys
 from ..data.options import DATASETS
 from ..errors import ArgumentError
 from ..formats import EXPORT_FORMATS
-from ._command import Command, add_model_options, model_from
+from ._command import Command, add_model_options, model_from, positive_int
 
 
 def export_arguments(parser: argparse.ArgumentParser) -> None:
@@ -37,15 +37,23 @@ def quantize_arguments(parser: argparse.ArgumentParser) -> None:
     images.add_argument("--calibration", nargs="+", help="image files or folders like the ones the model will see")
     images.add_argument("--dataset", choices=tuple(DATASETS), help="calibrate on its train split, check on val")
     parser.add_argument("--check", nargs="+", help="held-out images to measure agreement on (default: the calibration)")
-    parser.add_argument("--max-images", type=int, default=256, help="at most this many images each, spread evenly")
-    parser.add_argument("--batch-size", type=int, default=16, help="images per calibration batch (default: 16)")
+    parser.add_argument(
+        "--max-images",
+        type=positive_int,
+        default=256,
+        help="at most this many images each, spread evenly (default: 256)",
+    )
+    parser.add_argument(
+        "--batch-size", type=positive_int, default=16, help="images per calibration batch (default: 16)"
+    )
     parser.add_argument("--min-sqnr", type=float, default=20.0, help="refuse a model whose logits' SQNR (dB) is lower")
     parser.add_argument("--output", help="the file to write (default: <model>.int8.onnx)")
 
 
-def _spread(count: int, limit: int) -> range:
-    """At most ``limit`` indices spread evenly over ``range(count)``."""
-    return range(0, count, max(1, -(-count // limit)))
+def _spread(count: int, limit: int) -> list[int]:
+    """``min(count, limit)`` indices spread evenly over ``range(count)``."""
+    taken = min(count, limit)
+    return [i * count // taken for i in range(taken)]
 
 
 def _images_for(model, paths: list[str], limit: int):

@@ -7,14 +7,14 @@ import json
 from dataclasses import asdict
 
 from ..errors import ArgumentError
-from ._command import Command, add_model_options, model_from
+from ._command import Command, add_model_options, model_from, positive_int
 
 
 def predict_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("images", nargs="+", help="image files or folders (searched recursively)")
     add_model_options(parser)
-    parser.add_argument("--topk", type=int, default=5, help="classes per image (default: 5)")
-    parser.add_argument("--batch-size", type=int, default=8, help="images per model call (default: 8)")
+    parser.add_argument("--topk", type=positive_int, default=5, help="classes per image (default: 5)")
+    parser.add_argument("--batch-size", type=positive_int, default=8, help="images per model call (default: 8)")
     parser.add_argument("--json", action="store_true", help="machine-readable output")
 
 

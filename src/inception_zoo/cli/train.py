@@ -10,7 +10,7 @@ from pathlib import Path
 
 from ..data.options import CROPS, DATASETS
 from ..train.config import TrainConfig
-from ._command import Command, add_config_options, config_from, format_table
+from ._command import Command, add_config_options, config_from, format_table, positive_int
 
 
 def train_arguments(parser: argparse.ArgumentParser) -> None:
@@ -24,7 +24,7 @@ def run_train(args: argparse.Namespace) -> int:
     result = train(config_from(args, TrainConfig))
     if result.unreadable:
         print(f"skipped {len(result.unreadable)} unreadable images (named in {result.output / 'train.log'})")
-    print(f"best val top-1 {result.best_top1:.2f}% after {result.epochs} epochs; weights: {result.output}")
+    print(result.summary())
     return 0
 
 
@@ -36,7 +36,7 @@ def eval_arguments(parser: argparse.ArgumentParser) -> None:
     data.add_argument("--data", help="a folder of class folders (or one with val/ inside)")
     data.add_argument("--dataset", choices=tuple(DATASETS), help="a named data set's val split")
     parser.add_argument("--crops", type=int, default=1, choices=CROPS, help="the papers' multi-crop protocols")
-    parser.add_argument("--batch-size", type=int, default=32, help="images per model call (default: 32)")
+    parser.add_argument("--batch-size", type=positive_int, default=32, help="images per model call (default: 32)")
     parser.add_argument("--workers", type=int, default=0, help="data loading processes (default: 0)")
     parser.add_argument("--confusion", help="where to write the confusion-matrix PNG (default: beside the weights)")
     parser.add_argument("--json", action="store_true", help="machine-readable output")

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import os
 import pickle
+import re
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -37,7 +38,16 @@ from . import torchvision as _torchvision
 from . import xception as _xception
 from ._layout import Layout
 
-__all__ = ["LAYOUTS", "NATIVE", "Checkpoint", "is_native", "load_checkpoint", "read_state_dict", "recognise"]
+__all__ = [
+    "LAYOUTS",
+    "NATIVE",
+    "Checkpoint",
+    "is_native",
+    "load_checkpoint",
+    "load_pickle",
+    "read_state_dict",
+    "recognise",
+]
 
 LAYOUTS: tuple[Layout, ...] = (
     *_torchvision.LAYOUTS,
@@ -62,17 +72,31 @@ def read_state_dict(path: str | os.PathLike) -> dict[str, torch.Tensor]:
         except (SafetensorError, OSError, ValueError) as e:
             raise ArgumentError(f"{path} is not a readable safetensors file (truncated or corrupt?): {e}") from None
     else:
-        try:
-            state = torch.load(path, map_location="cpu", weights_only=True)
-        except pickle.UnpicklingError as e:
-            raise ArgumentError(
-                f"refused to load {path}: it holds objects other than tensors, and loading them could run "
-                f"code. Nothing in it was run. If you trust the file, re-save its state_dict "
-                f"(or use safetensors). Detail: {str(e).splitlines()[0]}"
-            ) from None
-        except (EOFError, RuntimeError, OSError) as e:
-            raise ArgumentError(f"{path} is not a readable checkpoint (truncated or corrupt?): {e}") from None
+        state = load_pickle(path)
     return _unwrap(state, path)
+
+
+def load_pickle(path: str | os.PathLike, what: str = "checkpoint") -> object:
+    """``torch.load`` with ``weights_only=True``: a file that would run code is refused and nothing in it
+    runs; a file that is not a checkpoint at all (truncated, corrupt, random bytes) is named as such."""
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except FileNotFoundError:
+        raise
+    except pickle.UnpicklingError as e:
+        held = re.search(r"Unsupported global: GLOBAL ([\w.]+)", str(e))
+        if held:  # a pickle of objects other than tensors
+            raise ArgumentError(
+                f"refused to load {path}: it holds objects other than tensors ({held[1]}), and loading them "
+                "could run code. Nothing in it was run. If you trust the file, re-save its state_dict (or use "
+                "safetensors)"
+            ) from None
+        raise ArgumentError(
+            f"{path} is not a readable {what} (truncated or corrupt?): not a pickle of tensors"
+        ) from None
+    except (EOFError, RuntimeError, OSError, ValueError) as e:
+        reason = str(e).splitlines()[0] if str(e) else type(e).__name__
+        raise ArgumentError(f"{path} is not a readable {what} (truncated or corrupt?): {reason}") from None
 
 
 def _unwrap(state: object, path: Path) -> dict[str, torch.Tensor]:
@@ -127,7 +151,7 @@ class Checkpoint:
             kwargs["num_classes"] = fc.shape[0] - 1 if self.background_class and fc.shape[0] == 1001 else fc.shape[0]
         return kwargs
 
-    def load_into(self, model: nn.Module) -> list[str]:
+    def load_into(self, model: nn.Module, *, require_trained_head: bool = False) -> list[str]:
         """Load into ``model``: every key used and every shape equal, except where the model was
         asked to differ, which is adapted and reported (returned, and warned):
 
@@ -137,7 +161,8 @@ class Checkpoint:
         - side classifiers in the file but not the model are dropped; in the model but not the
           file, they keep their fresh initialisation.
 
-        Anything else that does not fit raises an ``ArgumentError`` naming the file and the first key.
+        Anything else that does not fit raises an ``ArgumentError`` naming the file and the first key;
+        so does a classifier the file cannot supply when ``require_trained_head`` (inference).
         """
         state = dict(self.state_dict)
         expected = model.state_dict()
@@ -146,6 +171,13 @@ class Checkpoint:
             _drop_background_class(state, expected, notes)
         _adapt_input_conv(state, expected, notes)
         fresh = _leave_out_mismatched_classifiers(state, expected, notes)
+        untrained = [k for k in fresh if k.startswith("head.")]
+        if require_trained_head and untrained:
+            old, new = self.state_dict[untrained[0]].shape[0], expected[untrained[0]].shape[0]
+            raise ArgumentError(
+                f"{self.path} has a {old}-class classifier and the model {new} classes: its answers would come "
+                "from an untrained classifier. Leave the number of classes to the file, or fine-tune first"
+            )
         for prefix, what in (("aux_heads.", "the side classifiers"), ("head.fc.", "the classifier")):
             dropped = [k for k in state if k.startswith(prefix)]
             if dropped and not any(k.startswith(prefix) for k in expected):
@@ -236,7 +268,9 @@ def load_checkpoint(path: str | os.PathLike, model_name: str, layers: Sequence[s
     if model_name not in layout.models:
         names = " or ".join(repr(m) for m in layout.models)
         raise ArgumentError(
-            f"{path} is a {layout.source} checkpoint: build it with create_model({names}, ...), not {model_name!r}"
+            f"{path} is a {layout.source} checkpoint: build it with create_model({names}, ...), not {model_name!r}",
+            cli=f"{path} is a {layout.source} checkpoint: it is for --model {' or '.join(layout.models)}, "
+            f"not {model_name}",
         )
     renamed = {layout.rename(k, layers): v for k, v in state.items()}
     if len(renamed) != len(state):

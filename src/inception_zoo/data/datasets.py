@@ -13,11 +13,12 @@ from pathlib import Path
 
 import torch
 import torchvision
-from PIL import Image, UnidentifiedImageError
+from PIL import Image
 from torch.utils.data import Dataset, default_collate
 
 from .._paths import cache_home
 from ..errors import ArgumentError, DownloadError, needs_extra
+from .images import UnreadableImage, read_rgb
 from .options import DATASETS
 
 __all__ = ["DigitsDataset", "ImageFolder", "Transformed", "Unreadable", "collate_skipping", "load_datasets"]
@@ -37,10 +38,9 @@ class ImageFolder(torchvision.datasets.ImageFolder):
     def __getitem__(self, index: int):
         path, target = self.samples[index]
         try:
-            with Image.open(path) as image:
-                image = image.convert("RGB")
-        except (OSError, UnidentifiedImageError, ValueError) as e:
-            return Unreadable(path, f"{type(e).__name__}: {e}")
+            image = read_rgb(path)
+        except UnreadableImage as e:
+            return Unreadable(path, str(e))
         if self.transform is not None:
             image = self.transform(image)
         return image, target

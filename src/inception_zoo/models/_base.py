@@ -159,10 +159,14 @@ class InceptionNet(HasMetadata, nn.Module):
         return self.head.fc
 
     def reset_classifier(self, num_classes: int) -> None:
-        """Replace the classifier and the side classifiers' last layers for ``num_classes`` outputs."""
+        """Replace the classifier and the side classifiers' last layers for ``num_classes`` outputs
+        (the metadata follows: its options say the new count, and the old class names go)."""
         if num_classes < 0:
             raise ArgumentError(f"num_classes must be >= 0, got {num_classes}")
         self.num_classes = num_classes
         self.head.reset(num_classes)
         for aux in self.aux_heads.values():
             aux.reset(num_classes)
+        if self.metadata is not None:
+            labels = self.labels if self.labels is not None and len(self.labels) == num_classes else None
+            self._update_metadata(config=self.config | {"num_classes": num_classes}, labels=labels)

@@ -34,6 +34,7 @@ def create_model(
     drop_rate: float | None = None,
     features_only: bool = False,
     out_indices: tuple[int, ...] | None = None,
+    require_trained_head: bool = False,
     **model_kwargs,
 ) -> InceptionNet | FeatureExtractor:
     """Build a registered network, optionally loading a checkpoint.
@@ -57,6 +58,8 @@ def create_model(
         features_only: return a ``FeatureExtractor`` whose forward gives one feature map per
             stride (``model.feature_info`` says which), instead of the classifier.
         out_indices: with ``features_only``, which of those maps (default: all).
+        require_trained_head: with ``weights``, refuse (``ArgumentError``) instead of warning when the
+            file cannot supply the classifier: what inference needs (predict, eval, serve, export).
         **model_kwargs: network-specific options (see the model's class), e.g. ``small_input=True``.
 
     The model carries what it is as ``model.metadata`` (its name, options, preprocessing,
@@ -96,7 +99,7 @@ def create_model(
         feature_info=info.feature_info,
     )
     if checkpoint is not None:
-        checkpoint.load_into(model)
+        checkpoint.load_into(model, require_trained_head=require_trained_head)
     if saved is not None:  # the preprocessing, labels and provenance it was saved with
         fits = saved.labels is not None and len(saved.labels) == model.num_classes  # not after a new head
         model.metadata = dataclasses.replace(
@@ -135,8 +138,10 @@ def _our_metadata(path: Path, name: str) -> ModelMetadata | None:
     if entries.get("format") != FORMAT:
         return None
     if entries["model"] != name:
+        saved = entries["model"]
         raise ArgumentError(
-            f"{path} holds {entries['model']} weights: build it with create_model({entries['model']!r}, ...)"
+            f"{path} holds {saved} weights: build it with create_model({saved!r}, ...)",
+            cli=f"{path} holds {saved} weights: give it with --weights alone (or --model {saved})",
         )
     return decode_metadata(entries)
 

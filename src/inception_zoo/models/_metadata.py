@@ -170,7 +170,10 @@ class ModelCard:
     def weight_entry(self, tag: str | bool) -> WeightEntry:
         """The entry for ``tag`` (``True``: the default one)."""
         if not self.weights:
-            raise ArgumentError("no published weights are known for this network; pass a checkpoint file instead")
+            raise ArgumentError(
+                "no published weights are known for this network; pass a checkpoint file as weights",
+                cli="no published weights are known for this network; give a checkpoint file with --weights",
+            )
         if tag is True:
             return self.weights[0]
         for entry in self.weights:

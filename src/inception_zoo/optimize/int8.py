@@ -19,11 +19,13 @@ whose top-1 class is unchanged, and refuses to write a file below ``min_sqnr_db`
 
 from __future__ import annotations
 
+import contextlib
 import json
+import logging
 import math
 import os
 import tempfile
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -31,6 +33,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from .._files import atomic_output, writable
 from ..errors import ArgumentError, QuantizationTooLossy, needs_extra
 from ..export import export, export_metadata
 from ..runtime import onnx_session
@@ -56,6 +59,22 @@ def _batches(images: torch.Tensor | Iterable[torch.Tensor], what: str) -> list[n
     if not batches or sum(len(b) for b in batches) == 0:
         raise ArgumentError(f"{what}: no images (give at least one batch of preprocessed images)")
     return [b.detach().float().cpu().numpy() for b in batches]
+
+
+@contextlib.contextmanager
+def _quiet_quantiser() -> Iterator[None]:
+    """ONNX Runtime's quantiser logs through the root logger, e.g. a warning for every 1-D weight (a norm's
+    scale) that it quantises per tensor rather than per channel: nothing to act on, so not shown."""
+
+    def keep(record: logging.LogRecord) -> bool:
+        return "onnxruntime" not in record.pathname
+
+    root = logging.getLogger()
+    root.addFilter(keep)
+    try:
+        yield
+    finally:
+        root.removeFilter(keep)
 
 
 def quantize_int8(
@@ -93,6 +112,7 @@ def quantize_int8(
     path = Path(path)
     if path.suffix != ".onnx":
         raise ArgumentError(f"an int8 model is written as ONNX: name it *.onnx (e.g. {path.with_suffix('.onnx')})")
+    writable(path)
     calibration_batches = _batches(calibration, "calibration")
     check_batches = calibration_batches if check is None else _batches(check, "check")
     model = model.eval().cpu()
@@ -104,7 +124,7 @@ def quantize_int8(
         def get_next(self):
             return next(self.feeds, None)
 
-    with tempfile.TemporaryDirectory(prefix="inception-zoo-int8-") as work:
+    with tempfile.TemporaryDirectory(prefix="inception-zoo-int8-") as work, _quiet_quantiser():
         fp32, prepared, quantized = (Path(work) / f for f in ("fp32.onnx", "prepared.onnx", "int8.onnx"))
         export(model, fp32)
         quant_pre_process(str(fp32), str(prepared))
@@ -152,8 +172,6 @@ def quantize_int8(
             )
         }
         onnx.helper.set_model_props(written, metadata)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        partial = path.with_name(path.name + ".partial")
-        onnx.save(written, str(partial))
-        os.replace(partial, path)
+        with atomic_output(path) as tmp:
+            onnx.save(written, str(tmp))
     return report

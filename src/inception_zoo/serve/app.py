@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import io
+import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -21,12 +21,12 @@ from contextlib import asynccontextmanager, contextmanager
 from importlib import resources
 
 import torch
-from PIL import Image, UnidentifiedImageError
 from torch import nn
 
 from .._version import __version__
+from ..data.images import UnreadableImage, read_rgb
 from ..data.transforms import preprocessing_of, transforms_for
-from ..errors import needs_extra
+from ..errors import ArgumentError, needs_extra
 from ..optimize.inference import optimize_for_inference
 from ..runtime import OnnxModel
 from .limits import Limits
@@ -35,9 +35,10 @@ with needs_extra("serve", "the HTTP service"):
     import uvicorn
     from fastapi import FastAPI, HTTPException, Request
     from fastapi.responses import HTMLResponse
+    from fastapi_offline import FastAPIOffline  # the API docs' scripts from the package, not a CDN
     from starlette.concurrency import run_in_threadpool
 
-__all__ = ["background_server", "create_app", "run_server"]
+__all__ = ["background_server", "create_app", "listen", "run_server"]
 
 
 class _Batcher:
@@ -121,7 +122,7 @@ def create_app(model: nn.Module, limits: Limits | None = None, *, optimize: bool
         yield
         await batcher.stop()
 
-    app = FastAPI(
+    app = FastAPIOffline(
         title="inception-zoo",
         summary=f"{model.name}: image classification",
         version=__version__,
@@ -213,28 +214,35 @@ async def _read_image_bytes(request: Request, max_bytes: int) -> bytes:
     return data
 
 
+_STATUS = {"too_large": 413, "not_an_image": 415, "unsupported": 415, "corrupt": 422, "unreadable": 422}
+
+
 def _decode(data: bytes, max_pixels: int, transform) -> torch.Tensor:
     try:
-        image = Image.open(io.BytesIO(data))  # reads the header only
-    except Image.DecompressionBombError as e:  # PIL's own guard, at twice its MAX_IMAGE_PIXELS
-        raise HTTPException(413, f"{e}; the limit is {max_pixels:,} pixels") from e
-    except UnidentifiedImageError as e:
-        raise HTTPException(415, "not an image we can read: send a JPEG, PNG, GIF, BMP, TIFF or WebP file") from e
-    width, height = image.size
-    if width * height > max_pixels:
-        raise HTTPException(
-            413, f"the image is {width}x{height} = {width * height:,} pixels; the limit is {max_pixels:,} pixels"
-        )
+        return transform(read_rgb(data, max_pixels=max_pixels))
+    except UnreadableImage as e:
+        raise HTTPException(_STATUS[e.kind], str(e)) from None
+
+
+def listen(host: str = "127.0.0.1", port: int = 8000) -> socket.socket:
+    """A socket bound to ``host:port``, or an ``ArgumentError`` saying why it cannot be (a port in use...)."""
     try:
-        rgb = image.convert("RGB")  # decodes
-    except (OSError, ValueError, Image.DecompressionBombError) as e:
-        raise HTTPException(422, f"the {image.format} image is corrupt or truncated: {e}") from e
-    return transform(rgb)
+        family, kind, _, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
+        sock = socket.socket(family, kind)
+    except OSError as e:
+        raise ArgumentError(f"cannot serve on {host}: {e.strerror or e}", option="host") from None
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind(address)
+    except OSError as e:
+        sock.close()
+        raise ArgumentError(f"cannot serve on {host}:{port}: {e.strerror or e}", option="port") from None
+    return sock
 
 
-def run_server(app: FastAPI, host: str = "127.0.0.1", port: int = 8000) -> None:
-    """Serve ``app`` with uvicorn until stopped (Ctrl-C, SIGTERM)."""
-    uvicorn.run(app, host=host, port=port, log_level="info")
+def run_server(app: FastAPI, sock: socket.socket) -> None:
+    """Serve ``app`` with uvicorn on ``sock`` (from ``listen``) until stopped (Ctrl-C, SIGTERM)."""
+    uvicorn.Server(uvicorn.Config(app, log_level="info")).run(sockets=[sock])
 
 
 @contextmanager

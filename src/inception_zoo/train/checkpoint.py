@@ -10,6 +10,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from .._files import atomic_output
+from ..convert import load_pickle
 from ..errors import ArgumentError
 
 __all__ = [
@@ -26,19 +28,13 @@ CHECKPOINT_FORMAT = "inception-zoo-train/1"
 
 def write_checkpoint(path: Path, state: dict) -> None:
     """Write ``state`` with our format tag; killed at any moment, ``path`` is the old or the new file, whole."""
-    tmp = path.with_name(f".{path.name}.part")
-    torch.save({"format": CHECKPOINT_FORMAT, **state}, tmp)
-    os.replace(tmp, path)
+    with atomic_output(path) as tmp:
+        torch.save({"format": CHECKPOINT_FORMAT, **state}, tmp)
 
 
 def read_checkpoint(path: str | os.PathLike) -> dict:
     """A ``last.pt`` of ours, read with ``weights_only=True``; anything else is refused, touching nothing."""
-    try:
-        checkpoint = torch.load(path, map_location="cpu", weights_only=True)
-    except FileNotFoundError:
-        raise
-    except Exception as e:  # a truncated or foreign file: say so, touch nothing
-        raise ArgumentError(f"{path} is not a readable training checkpoint ({type(e).__name__}: {e})") from e
+    checkpoint = load_pickle(path, "training checkpoint")
     if not isinstance(checkpoint, dict) or checkpoint.get("format") != CHECKPOINT_FORMAT:
         raise ArgumentError(f"{path} is not a training checkpoint of ours (a last.pt written by 'inception-zoo train')")
     return checkpoint

@@ -29,6 +29,7 @@ from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 from torch.utils.data import DataLoader, DistributedSampler, Sampler
 from tqdm import tqdm
 
+from .._files import atomic_output
 from ..data.datasets import Transformed, collate_skipping, load_datasets
 from ..data.options import DATASETS
 from ..data.transforms import transforms_for
@@ -42,6 +43,7 @@ from ..weights import save_weights
 from . import distributed
 from .checkpoint import read_checkpoint, restore_rng_state, rng_state, seed_everything, write_checkpoint
 from .config import TrainConfig
+from .folder import RunFolder
 from .optim import build_optimizer
 from .recipes import RECIPES, lr_factor
 from .report import RunReport
@@ -55,9 +57,21 @@ log = logging.getLogger("inception_zoo.train")
 class TrainResult:
     output: Path
     epochs: int
-    metrics: list[dict]
+    metrics: list[dict]  # one row per epoch, as metrics.csv
     best_top1: float
     unreadable: list[str] = field(default_factory=list)
+
+    def summary(self) -> str:
+        """Which file holds what: the last epoch's weights, and the best epoch's."""
+        if not self.metrics:
+            return f"no epoch trained; nothing new in {self.output}"
+        last = self.metrics[-1]
+        best = max(self.metrics, key=lambda row: row["val_top1"])
+        folder = RunFolder(self.output)
+        return (
+            f"val top-1 {last['val_top1']:.2f}% after the last epoch, {last['epoch']} ({folder.weights}); "
+            f"best val top-1 {best['val_top1']:.2f}% after epoch {best['epoch']} ({folder.best_weights})"
+        )
 
 
 class Interrupted(KeyboardInterrupt):
@@ -122,13 +136,29 @@ class _SkipFirst(Sampler):
 
 @dataclass
 class _EpochTotals:
-    """What one epoch's steps add up to, on this process (merged over processes at the end)."""
+    """What one epoch's steps add up to, on this process (merged over processes at the end); a run
+    stopped inside an epoch saves them, so that the resumed epoch's row counts every batch."""
 
     loss_sum: float = 0.0
     correct: int = 0
     seen: int = 0
     skipped: int = 0
     started: float = field(default_factory=time.perf_counter)
+
+    def merged(self, processes) -> _EpochTotals:
+        """The sums over every process (each process must call this)."""
+        summed = torch.tensor([self.loss_sum, self.correct, self.seen, self.skipped], dtype=torch.float64)
+        loss_sum, correct, seen, skipped = processes.sum(summed).tolist()
+        return _EpochTotals(loss_sum, int(correct), int(seen), int(skipped), self.started)
+
+    def saved(self) -> dict:
+        return {"loss_sum": self.loss_sum, "correct": self.correct, "seen": self.seen, "skipped": self.skipped,
+                "seconds": time.perf_counter() - self.started}  # fmt: skip
+
+    @classmethod
+    def restored(cls, saved: dict) -> _EpochTotals:
+        started = time.perf_counter() - saved["seconds"]
+        return cls(saved["loss_sum"], saved["correct"], saved["seen"], saved["skipped"], started)
 
 
 class _Run:
@@ -138,9 +168,10 @@ class _Run:
         self.config, self.processes, self.device = config, processes, processes.device
         self.recipe = RECIPES[config.recipe]
         self.output = Path(config.output or Path("runs") / config.model)
-        if checkpoint is None and (self.output / "last.pt").exists():
+        self.folder = RunFolder(self.output)
+        if checkpoint is None and self.folder.holds_a_run():
             raise ArgumentError(
-                f"{self.output} already holds a run: continue it with --resume {self.output / 'last.pt'}, "
+                f"{self.output} already holds a run: continue it with --resume {self.folder.last}, "
                 "or choose another --output"
             )
         if checkpoint is None:
@@ -150,9 +181,10 @@ class _Run:
         self._build_optimization()
         self.epoch, self.batch, self.step, self.best_top1, self.metrics = 0, 0, 0, -1.0, []
         self.unreadable: list[str] = []
+        self.epoch_so_far: _EpochTotals | None = None  # of the epoch a stopped run was in
         if checkpoint is not None:
             self._restore(checkpoint)
-        self.report = RunReport(self.output, resume_step=self.step) if processes.main else None
+        self.report = RunReport(self.folder, resume_step=self.step) if processes.main else None
         self.stop_requested = False
 
     # -- setting up --------------------------------------------------------------------------------
@@ -251,10 +283,10 @@ class _Run:
             if self.report is not None:
                 self.report.close()
         if self.processes.main:
-            save_weights(self.model, self.output / "model.safetensors")
+            save_weights(self.model, self.folder.weights)
             if self.ema is not None:
-                save_weights(self.ema.module, self.output / "model_ema.safetensors")
-            log.info("done: best val top-1 %.2f%%; weights in %s", self.best_top1, self.output / "model.safetensors")
+                save_weights(self.ema.module, self.folder.ema_weights)
+            log.info("done: %s", TrainResult(self.output, self.epoch, self.metrics, self.best_top1).summary())
         return TrainResult(self.output, self.epoch, self.metrics, self.best_top1, self.unreadable)
 
     def _train_epoch(self) -> dict:
@@ -262,7 +294,7 @@ class _Run:
         if self.config.freeze_bn:
             for norm in self._batch_norms():
                 norm.eval()  # normalise with the stored statistics and leave them alone
-        totals = _EpochTotals()
+        totals, self.epoch_so_far = self.epoch_so_far or _EpochTotals(), None
         bar = tqdm(
             self._epoch_batches(),
             total=self.steps_per_epoch,
@@ -283,10 +315,10 @@ class _Run:
             totals.seen += len(images)
             self._show_progress(bar, totals)
             if self.processes.any(self.stop_requested):
-                self._save_checkpoint()
+                self._save_checkpoint(totals)
                 raise Interrupted(
-                    f"interrupted: saved {self.output / 'last.pt'} at epoch {self.epoch + 1}, batch {self.batch}; "
-                    f"continue with --resume {self.output / 'last.pt'}"
+                    f"interrupted: saved {self.folder.last} at epoch {self.epoch + 1}, batch {self.batch}; "
+                    f"continue with --resume {self.folder.last}"
                 )
         bar.close()
         return self._epoch_row(totals)
@@ -327,16 +359,15 @@ class _Run:
         return logits, loss
 
     def _epoch_row(self, totals: _EpochTotals) -> dict:
-        summed = torch.tensor([totals.loss_sum, totals.correct, totals.seen, totals.skipped], dtype=torch.float64)
-        loss_sum, correct, seen, skipped = self.processes.sum(summed).tolist()
+        totals = totals.merged(self.processes)
         return {
             "epoch": self.epoch + 1,
             "step": self.step,
             "lr": self.optimizer.param_groups[0]["lr"],
-            "train_loss": loss_sum / max(seen, 1),
-            "train_top1": 100 * correct / max(seen, 1),
-            "images_per_s": seen / (time.perf_counter() - totals.started),
-            "skipped": int(skipped),
+            "train_loss": totals.loss_sum / max(totals.seen, 1),
+            "train_top1": 100 * totals.correct / max(totals.seen, 1),
+            "images_per_s": totals.seen / (time.perf_counter() - totals.started),
+            "skipped": totals.skipped,
         }
 
     def _evaluate_epoch(self) -> dict:
@@ -363,7 +394,7 @@ class _Run:
         improved = row["val_top1"] > self.best_top1
         if improved:
             self.best_top1 = row["val_top1"]
-            save_weights(self.model, self.output / "best.safetensors")
+            save_weights(self.model, self.folder.best_weights)
         self._save_checkpoint()
         self.report.record(row, self.metrics)
         log.info(
@@ -422,7 +453,8 @@ class _Run:
             "torch": torch.__version__,
         }
         text = json.dumps({"config": dataclasses.asdict(self.config), "resolved": resolved}, indent=2)
-        (self.output / "config.json").write_text(text)
+        with atomic_output(self.folder.config) as tmp:
+            tmp.write_text(text)
 
     # -- helpers -----------------------------------------------------------------------------------
 
@@ -449,13 +481,15 @@ class _Run:
         return torch.autocast(self.device.type, dtype=dtype)
 
     def _check_finite(self, loss: torch.Tensor) -> None:
-        if self.processes.any(not torch.isfinite(loss.detach()).item()):
-            raise TrainingDiverged(
-                f"the loss became {loss.item()} (on this process) at epoch {self.epoch + 1}, "
-                f"batch {self.batch + 1}: stopped. "
-                f"The last good state is {self.output / 'last.pt'} (if an epoch finished); try a lower --lr, "
-                "--recipe default (warmup), or look for broken images"
-            )
+        if not self.processes.any(not torch.isfinite(loss.detach()).item()):
+            return
+        last = self.folder.last
+        kept = f"the last good state is {last}" if last.exists() else "nothing was saved: no epoch had finished"
+        warmup = "" if self.recipe.warmup_fraction else ", the default recipe (it warms up)"
+        raise TrainingDiverged(
+            f"the loss became {loss.item()} (on this process) at epoch {self.epoch + 1}, batch {self.batch + 1}: "
+            f"stopped; {kept}. Try a lower learning rate (--lr){warmup}, or look for broken images"
+        )
 
     def _request_stop(self, signum, frame) -> None:
         if self.stop_requested:  # a second Ctrl-C: stop now
@@ -466,11 +500,13 @@ class _Run:
 
     # -- checkpoints -------------------------------------------------------------------------------
 
-    def _save_checkpoint(self) -> None:
+    def _save_checkpoint(self, epoch_so_far: _EpochTotals | None = None) -> None:
+        """``last.pt``; ``epoch_so_far``: the totals of the epoch being stopped inside (every process calls)."""
+        epoch_so_far = epoch_so_far.merged(self.processes) if epoch_so_far is not None else None
         if not self.processes.main:
             return
         write_checkpoint(
-            self.output / "last.pt",
+            self.folder.last,
             {
                 "config": dataclasses.asdict(self.config),
                 "model": self.model.state_dict(),
@@ -485,6 +521,7 @@ class _Run:
                 "metrics": self.metrics,
                 "classes": self.classes,
                 "unreadable": self.unreadable,
+                "epoch_so_far": epoch_so_far.saved() if epoch_so_far is not None else None,
                 "rng": rng_state(),
             },
         )
@@ -504,6 +541,9 @@ class _Run:
         self.epoch, self.batch, self.step = checkpoint["epoch"], checkpoint["batch"], checkpoint["step"]
         self.best_top1, self.metrics = checkpoint["best_top1"], checkpoint["metrics"]
         self.unreadable = checkpoint["unreadable"]
+        so_far = checkpoint.get("epoch_so_far")
+        if so_far is not None and self.processes.main:  # the merged totals: the other processes start from 0
+            self.epoch_so_far = _EpochTotals.restored(so_far)
         restore_rng_state(checkpoint["rng"])
 
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import csv
 import logging
-import os
-from pathlib import Path
 
+from .._files import atomic_output
 from ..plots import plot_curves
+from .folder import RunFolder
 
 __all__ = ["RunReport"]
 
@@ -15,31 +15,29 @@ __all__ = ["RunReport"]
 class RunReport:
     """Rank 0's record of a run, rewritten whole after each epoch (so a resumed run's files stay consistent)."""
 
-    def __init__(self, output: Path, *, resume_step: int = 0):
-        self.output = Path(output)
+    def __init__(self, folder: RunFolder, *, resume_step: int = 0):
+        self.folder = folder
         self.resume_step = resume_step
         self._writer = None
         self._handler = None
 
     def start_log(self) -> None:
-        self._handler = logging.FileHandler(self.output / "train.log")
+        self._handler = logging.FileHandler(self.folder.log)
         self._handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
         logging.getLogger("inception_zoo.train").addHandler(self._handler)
 
     def record(self, row: dict, metrics: list[dict]) -> None:
         self._write_csv(metrics)
         self._tensorboard(row)
-        plot_curves(metrics, self.output / "curves.png")
+        plot_curves(metrics, self.folder.curves)
 
     def _write_csv(self, metrics: list[dict]) -> None:
         fields = list(dict.fromkeys(key for row in metrics for key in row))
-        path = self.output / "metrics.csv"
-        tmp = path.with_name(".metrics.csv.part")
-        with open(tmp, "w", newline="") as f:
+        path = self.folder.metrics
+        with atomic_output(path) as tmp, open(tmp, "w", newline="") as f:
             writer = csv.DictWriter(f, fieldnames=fields)
             writer.writeheader()
             writer.writerows(metrics)
-        os.replace(tmp, path)
 
     def _tensorboard(self, row: dict) -> None:
         if self._writer is None:
@@ -48,7 +46,7 @@ class RunReport:
             except ImportError:  # tensorboard is optional: the CSV and the plots hold the same numbers
                 return
             # purge_step drops events a stopped run wrote after its checkpoint, so a resumed run has no duplicates
-            self._writer = SummaryWriter(self.output / "tensorboard", purge_step=self.resume_step or None)
+            self._writer = SummaryWriter(self.folder.events, purge_step=self.resume_step or None)
         for key, value in row.items():
             if key not in ("epoch", "step"):
                 self._writer.add_scalar(key.replace("_", "/", 1), value, row["epoch"])
