@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import struct
 import warnings
+import zlib
 from pathlib import Path
 
 import pytest
@@ -58,3 +60,14 @@ def one_of_each_kind() -> list[str]:
         if not registration.fixed.get("small_input"):
             cheapest.setdefault((registration.model_class, registration.fixed.get("variant")), row["name"])
     return sorted(cheapest.values())
+
+
+def bomb_png(width: int, height: int) -> bytes:
+    """A tiny PNG that declares a huge image: its header is all that may be read."""
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    rows = zlib.compress(b"\x00" * 1000)  # far too little data for the declared size
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", rows) + chunk(b"IEND", b"")

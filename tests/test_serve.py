@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import io
 import shutil
-import struct
-import zlib
 
 import httpx
 import pytest
@@ -14,6 +13,7 @@ import torch
 from fastapi.testclient import TestClient
 from PIL import Image
 
+from conftest import bomb_png
 from inception_zoo import create_model
 from inception_zoo.serve import Limits, background_server, create_app
 
@@ -76,17 +76,6 @@ def test_health_info_docs_and_page(client):
     assert page.status_code == 200 and 'type="file"' in page.text
 
 
-def bomb_png(width: int, height: int) -> bytes:
-    """A tiny PNG that declares a huge image: its header is all that may be read."""
-
-    def chunk(kind: bytes, data: bytes) -> bytes:
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
-
-    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
-    rows = zlib.compress(b"\x00" * 1000)  # far too little data for the declared size
-    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", rows) + chunk(b"IEND", b"")
-
-
 @pytest.mark.parametrize(
     ("send", "status", "message"),
     [
@@ -140,13 +129,11 @@ def _chromium() -> tuple[str, str] | None:
     return (browser, driver) if browser and driver else None
 
 
-@pytest.mark.skipif(_chromium() is None, reason="needs Debian's chromium and chromium-driver (CI installs them)")
-def test_the_web_page_in_headless_chromium(model, tmp_path):
+@contextlib.contextmanager
+def chromium(tmp_path):
+    """Headless Chromium on this closed machine (nothing beyond localhost can be reached)."""
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
-    from selenium.webdriver.common.by import By
-    from selenium.webdriver.support import expected_conditions
-    from selenium.webdriver.support.ui import WebDriverWait
 
     browser, driver_path = _chromium()
     options = webdriver.ChromeOptions()
@@ -155,21 +142,43 @@ def test_the_web_page_in_headless_chromium(model, tmp_path):
                  "--no-first-run", "--disable-background-networking", "--disable-component-update",
                  "--disable-sync", f"--user-data-dir={tmp_path / 'profile'}"):  # fmt: skip
         options.add_argument(flag)
+    driver = webdriver.Chrome(service=Service(driver_path), options=options)
+    try:
+        yield driver
+    finally:
+        driver.quit()
+
+
+@pytest.mark.skipif(_chromium() is None, reason="needs Debian's chromium and chromium-driver (CI installs them)")
+def test_the_web_page_in_headless_chromium(model, tmp_path):
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions
+    from selenium.webdriver.support.ui import WebDriverWait
+
     image = tmp_path / "upload.png"
     image.write_bytes(png(colour=(30, 60, 220)))
-    with background_server(create_app(model)) as url:
-        driver = webdriver.Chrome(service=Service(driver_path), options=options)
-        try:
-            driver.get(url + "/")
-            wait = WebDriverWait(driver, 30)
-            wait.until(expected_conditions.text_to_be_present_in_element((By.ID, "model"), "inception_next_atto"))
-            driver.find_element(By.ID, "file").send_keys(str(image))
-            driver.find_element(By.ID, "submit").click()
-            wait.until(lambda d: len(d.find_elements(By.CSS_SELECTOR, "#results .prediction")) == 5)
-            rows = driver.find_elements(By.CSS_SELECTOR, "#results .prediction")
-            labels = [row.find_element(By.CLASS_NAME, "label").text for row in rows]
-            widths = [row.find_element(By.CLASS_NAME, "bar").get_attribute("style") for row in rows]
-        finally:
-            driver.quit()
+    with background_server(create_app(model)) as url, chromium(tmp_path) as driver:
+        driver.get(url + "/")
+        wait = WebDriverWait(driver, 30)
+        wait.until(expected_conditions.text_to_be_present_in_element((By.ID, "model"), "inception_next_atto"))
+        driver.find_element(By.ID, "file").send_keys(str(image))
+        driver.find_element(By.ID, "submit").click()
+        wait.until(lambda d: len(d.find_elements(By.CSS_SELECTOR, "#results .prediction")) == 5)
+        rows = driver.find_elements(By.CSS_SELECTOR, "#results .prediction")
+        labels = [row.find_element(By.CLASS_NAME, "label").text for row in rows]
+        widths = [row.find_element(By.CLASS_NAME, "bar").get_attribute("style") for row in rows]
     assert labels == [LABELS[i] for i in expected_top(model, image.read_bytes())]
     assert all("width" in w for w in widths)
+
+
+@pytest.mark.skipif(_chromium() is None, reason="needs Debian's chromium and chromium-driver (CI installs them)")
+def test_the_api_docs_render_offline_in_headless_chromium(model, tmp_path):
+    """Swagger UI draws every operation with the scripts the package ships (no CDN is reachable here)."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    with background_server(create_app(model, optimize=False)) as url, chromium(tmp_path) as driver:
+        driver.get(url + "/docs")
+        WebDriverWait(driver, 30).until(lambda d: d.find_elements(By.CSS_SELECTOR, ".opblock-summary-path"))
+        paths = {element.text for element in driver.find_elements(By.CSS_SELECTOR, ".opblock-summary-path")}
+    assert {"/predict", "/info", "/health"} <= {path.replace("\u200b", "") for path in paths}

@@ -131,6 +131,10 @@ def test_ctrl_c_saves_the_batch_it_stopped_at_and_resume_is_exact(tmp_path, data
     assert (checkpoint["epoch"], checkpoint["batch"]) == (0, 2)
     train(TrainConfig(resume=str(tmp_path / "stopped" / "last.pt")))
     assert_same_weights(tmp_path / "straight" / "model.safetensors", tmp_path / "stopped" / "model.safetensors")
+    # ... and the stopped epoch's row counts every batch of it, those before the stop too.
+    straight, resumed = read_csv(tmp_path / "straight" / "metrics.csv"), read_csv(tmp_path / "stopped" / "metrics.csv")
+    same = ("epoch", "step", "lr", "train_loss", "train_top1", "skipped", "val_loss", "val_top1")
+    assert [{k: r[k] for k in same} for r in resumed] == [{k: r[k] for k in same} for r in straight]
 
 
 class _PoisonedAfter(torch.utils.data.Dataset):
