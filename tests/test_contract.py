@@ -15,8 +15,9 @@ SIZE = {name: max(model_info(name).min_input_size, min(96, model_info(name).inpu
 
 @pytest.fixture(scope="module", params=MODELS)
 def model(request):
+    """Each network with the side classifiers it has (the default build has none)."""
     torch.manual_seed(0)
-    return create_model(request.param, num_classes=7)
+    return create_model(request.param, num_classes=7, aux_logits=model_info(request.param).aux_heads > 0)
 
 
 def test_registry_is_not_empty():

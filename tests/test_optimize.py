@@ -49,7 +49,7 @@ def test_every_conv_runs_through_onednn_with_the_activation_after_it():
     from inception_zoo.layers import ConvMlp
     from inception_zoo.optimize.onednn import OneDnnConv
 
-    fast = optimize_for_inference(create_model("inception_v3"))
+    fast = optimize_for_inference(create_model("inception_v3", aux_logits=True))  # its side classifier's too
     wrapped = [m for m in fast.modules() if isinstance(m, OneDnnConv)]
     convs = [m for m in fast.modules() if isinstance(m, torch.nn.Conv2d)]
     assert len(wrapped) == len(convs)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from inception_zoo import create_model, model_info
+from inception_zoo import create_model, list_models, model_info
 
 # At 1000 classes without side classifiers: torchvision's meta (googlenet), timm (the others).
 REFERENCE_PARAMS = {
@@ -56,8 +56,19 @@ def test_gmacs_equal_reference(name, expected):
 
 def test_side_classifier_counts_match_torchvision():
     """torchvision: googlenet 13.00 M and inception_v3 27.16 M with their side classifiers."""
-    assert count(create_model("googlenet")) == 13_004_888
-    assert count(create_model("inception_v3")) == 27_161_264
+    assert count(create_model("googlenet", aux_logits=True)) == 13_004_888
+    assert count(create_model("inception_v3", aux_logits=True)) == 27_161_264
+
+
+@pytest.mark.parametrize("name", list_models())
+def test_the_default_build_is_what_model_info_counts(name):
+    """create_model(name) as returned: the count model_info states (no side classifiers), and torchinfo's."""
+    torchinfo = pytest.importorskip("torchinfo")
+    model = create_model(name)
+    assert not model.aux_heads and count(model) == model_info(name).params
+    size = model_info(name).input_size
+    stats = torchinfo.summary(model, input_size=(1, *size), device="meta", verbose=0)
+    assert stats.total_params == model_info(name).params
 
 
 # Table 1 of "Going Deeper with Convolutions", its "output size" column at 224x224.

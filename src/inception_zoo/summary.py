@@ -24,8 +24,9 @@ def stage_shapes(name: str, *, image_size: int | None = None) -> list[tuple[str,
     channels, height, width = registration.card.input_size
     if image_size is not None:
         height = width = image_size
+    with_aux = {"aux_logits": True} if registration.card.aux_loss_weight is not None else {}
     with torch.device("meta"):
-        model = registration.build().eval()
+        model = registration.build(**with_aux).eval()
         x = torch.empty(1, channels, height, width)
     model.check_input(x)  # a clear message for a size the network cannot take
     shapes: list[tuple[str, tuple[int, ...]]] = []

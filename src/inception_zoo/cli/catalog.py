@@ -114,7 +114,11 @@ def run_info(args: argparse.Namespace) -> int:
     print(f"  preprocessing resize to {pre.input_size[-1]}/{pre.crop_pct} then center-crop, {pre.interpolation};")
     low, high = pre.input_range
     print(f"                mean {pre.mean}, std {pre.std} on {pre.channel_order} in [{low:g}, {high:g}]")
-    print(f"  side heads    {info.aux_heads}" + (f" (loss weight {info.aux_loss_weight})" if info.aux_heads else ""))
+    if info.aux_heads:
+        weight = info.aux_loss_weight
+        print(f"  side heads    {info.aux_heads} with aux_logits=True (loss weight {weight}; not counted above)")
+    else:
+        print("  side heads    0")
     print(f"  matches       {', '.join(info.references) or '-'}")
     print()
     print(format_table(["layer", "output shape"], [[n, " x ".join(map(str, s))] for n, s in shapes], False))

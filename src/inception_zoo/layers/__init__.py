@@ -26,6 +26,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..errors import ArgumentError
+
 __all__ = [
     "AvgPoolClipped",
     "Branches",
@@ -33,6 +35,8 @@ __all__ = [
     "ConvMlp",
     "ConvNormAct",
     "EmbeddingHead",
+    "POOLS",
+    "global_pool",
     "ConvFactory",
     "GoogLeNetAux",
     "InceptionResidual",
@@ -149,8 +153,8 @@ class SplitBranches(Branches):
         self.split_sizes = tuple(split_sizes)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        groups = torch.split(x, self.split_sizes, dim=1)
-        return torch.cat([branch(g) for branch, g in zip(self.branches, groups, strict=True)], dim=1)
+        groups = torch.split(x, self.split_sizes, dim=1)  # indexed, not iterated: torch.fx can trace that
+        return torch.cat([branch(groups[i]) for i, branch in enumerate(self.branches)], dim=1)
 
     def extra_repr(self) -> str:
         return f"split_sizes={self.split_sizes}"
@@ -223,66 +227,118 @@ class Residual(nn.Module):
         return self.body(x) + (x if self.shortcut is None else self.shortcut(x))
 
 
-class ClassifierHead(nn.Module):
-    """Global average pool -> dropout -> linear. ``num_classes=0`` leaves the pooled features."""
+POOLS = ("avg", "max", "")  # global pooling of a head, timm's names ("": none, the feature map itself)
 
-    def __init__(self, in_features: int, num_classes: int, drop_rate: float = 0.0) -> None:
+
+def global_pool(x: torch.Tensor, pool: str) -> torch.Tensor:
+    """``(N, C, H, W)`` -> ``(N, C)`` by ``pool`` ("avg" or "max"); ``""`` leaves the map."""
+    if pool == "avg":
+        return torch.flatten(F.adaptive_avg_pool2d(x, 1), 1)
+    if pool == "max":
+        return torch.flatten(F.adaptive_max_pool2d(x, 1), 1)
+    return x
+
+
+def _check_pool(pool: str, num_classes: int, *, unpooled: bool = True) -> str:
+    if pool not in POOLS:
+        raise ArgumentError(f"global_pool must be one of {POOLS}, got {pool!r}")
+    if pool == "" and (num_classes or not unpooled):
+        reason = "a classifier needs pooled features" if num_classes else "this head's layers need pooled features"
+        raise ArgumentError(f"global_pool='' (no pooling) works only with no classifier and no hidden layers: {reason}")
+    return pool
+
+
+class ClassifierHead(nn.Module):
+    """Global pool (average) -> dropout -> linear. ``num_classes=0`` leaves the pooled features, and
+    ``pool=""`` with no classes the feature map itself (timm's ``reset_classifier(0, "")``)."""
+
+    def __init__(self, in_features: int, num_classes: int, drop_rate: float = 0.0, pool: str = "avg") -> None:
         super().__init__()
         self.in_features = self.hidden_features = in_features
+        self.pool = _check_pool(pool, num_classes)
         self.drop = nn.Dropout(drop_rate)
         self.fc = classifier(in_features, num_classes)
 
-    def reset(self, num_classes: int) -> None:
+    def reset(self, num_classes: int, pool: str | None = None, reset_other: bool = False, in_features=None) -> None:
+        """A new classifier for ``num_classes``; ``pool``/``in_features`` change those (``reset_other``: no hidden
+        layers to drop here)."""
+        self.pool = _check_pool(self.pool if pool is None else pool, num_classes)
+        if in_features is not None:
+            self.in_features = self.hidden_features = in_features
         self.fc = classifier(self.in_features, num_classes)
 
     def forward(self, x: torch.Tensor, pre_logits: bool = False) -> torch.Tensor:
-        x = torch.flatten(F.adaptive_avg_pool2d(x, 1), 1)
-        x = self.drop(x)
+        x = self.drop(global_pool(x, self.pool))
         return x if pre_logits else self.fc(x)
+
+    def extra_repr(self) -> str:
+        return f"pool={self.pool!r}"
 
 
 class MlpClassifierHead(nn.Module):
-    """Global average pool -> linear (x ``mlp_ratio``) -> GELU -> LayerNorm -> dropout -> linear.
+    """Global pool (average) -> linear (x ``mlp_ratio``) -> GELU -> LayerNorm -> dropout -> linear.
 
-    The MetaFormer head that InceptionNeXt uses; ``pre_logits`` gives the hidden features.
+    The MetaFormer head that InceptionNeXt uses; ``pre_logits`` gives the hidden features. Its MLP
+    needs pooled features (timm refuses ``pool=""`` too); ``reset(..., reset_other=True)`` drops it.
     """
 
     def __init__(self, in_features: int, num_classes: int, drop_rate: float = 0.0, mlp_ratio: float = 3.0):
         super().__init__()
         self.in_features = in_features
         self.hidden_features = int(mlp_ratio * in_features)
+        self.pool = "avg"
         self.fc1 = nn.Linear(in_features, self.hidden_features)
         self.act = nn.GELU()
         self.norm = nn.LayerNorm(self.hidden_features, eps=1e-6)
         self.drop = nn.Dropout(drop_rate)
         self.fc = classifier(self.hidden_features, num_classes)
 
-    def reset(self, num_classes: int) -> None:
+    def reset(self, num_classes: int, pool: str | None = None, reset_other: bool = False, in_features=None) -> None:
+        if reset_other:  # the pooled features straight to the classifier
+            self.fc1, self.act, self.norm = nn.Identity(), nn.Identity(), nn.Identity()
+        mlp = not isinstance(self.fc1, nn.Identity)
+        self.pool = _check_pool(self.pool if pool is None else pool, num_classes, unpooled=not mlp)
+        if in_features is not None and in_features != self.in_features:
+            if mlp:
+                raise ArgumentError("the head's MLP is sized for its input: drop it (reset_other=True) to change that")
+            self.in_features = in_features
+        if not mlp:
+            self.hidden_features = self.in_features
         self.fc = classifier(self.hidden_features, num_classes)
 
     def forward(self, x: torch.Tensor, pre_logits: bool = False) -> torch.Tensor:
-        x = torch.flatten(F.adaptive_avg_pool2d(x, 1), 1)
-        x = self.drop(self.norm(self.act(self.fc1(x))))
+        x = self.drop(self.norm(self.act(self.fc1(global_pool(x, self.pool)))))
         return x if pre_logits else self.fc(x)
 
 
 class EmbeddingHead(nn.Module):
-    """Global average pool -> dropout -> linear (no bias) -> BatchNorm1d -> logits, or the
+    """Global pool (average) -> dropout -> linear (no bias) -> BatchNorm1d -> logits, or the
     L2-normalised embedding when ``num_classes=0``: FaceNet's head (facenet-pytorch's layout)."""
 
     def __init__(self, in_features: int, num_classes: int, drop_rate: float = 0.6, embedding_size: int = 512):
         super().__init__()
         self.in_features, self.hidden_features = in_features, embedding_size
+        self.pool = "avg"
         self.drop = nn.Dropout(drop_rate)
         self.project = nn.Linear(in_features, embedding_size, bias=False)
         self.bn = nn.BatchNorm1d(embedding_size, eps=1e-3)
         self.fc = classifier(embedding_size, num_classes)
 
-    def reset(self, num_classes: int) -> None:
+    def reset(self, num_classes: int, pool: str | None = None, reset_other: bool = False, in_features=None) -> None:
+        if reset_other:  # no embedding layers: the pooled features straight to the classifier
+            self.project, self.bn = nn.Identity(), nn.Identity()
+        embeds = not isinstance(self.project, nn.Identity)
+        self.pool = _check_pool(self.pool if pool is None else pool, num_classes, unpooled=not embeds)
+        if in_features is not None and in_features != self.in_features:
+            if embeds:
+                raise ArgumentError("the embedding layer is sized for its input: drop it (reset_other=True) first")
+            self.in_features = in_features
+        if not embeds:
+            self.hidden_features = self.in_features
         self.fc = classifier(self.hidden_features, num_classes)
 
     def forward(self, x: torch.Tensor, pre_logits: bool = False) -> torch.Tensor:
-        x = self.bn(self.project(self.drop(torch.flatten(F.adaptive_avg_pool2d(x, 1), 1))))
+        x = self.bn(self.project(self.drop(global_pool(x, self.pool))))
         if pre_logits:
             return x
         return F.normalize(x, p=2, dim=1) if isinstance(self.fc, nn.Identity) else self.fc(x)

@@ -14,6 +14,7 @@ __all__ = [
     "ModelInfo",
     "ModelMetadata",
     "Preprocessing",
+    "TrainForward",
     "TrainOutput",
     "WeightEntry",
     "create_model",
@@ -28,6 +29,7 @@ __getattr__, __dir__ = lazy_exports(
     {
         "FeatureExtractor": "._features",
         "InceptionNet": "._base",
+        "TrainForward": "._base",
         "TrainOutput": "._base",
         "ModelCard": "._metadata",
         "ModelMetadata": "._metadata",
@@ -43,7 +45,7 @@ __getattr__, __dir__ = lazy_exports(
 )
 
 if TYPE_CHECKING:
-    from ._base import InceptionNet, TrainOutput
+    from ._base import InceptionNet, TrainForward, TrainOutput
     from ._builder import create_model
     from ._features import FeatureExtractor
     from ._metadata import ModelCard, ModelMetadata, Preprocessing, WeightEntry

@@ -2,8 +2,9 @@
 
 A network's ``features`` is a named sequence of layers. Walking it once (on the ``meta``
 device) gives each layer's channels and stride; the last layer at each stride is that
-stride's feature map. timm's convention: ``feature_info`` is a list of
-``dict(num_chs=..., reduction=..., module=...)``.
+stride's feature map, unless the network names its maps (``feature_layers``: where a reference
+chose others). timm's convention: ``feature_info`` is a list of
+``dict(num_chs=..., reduction=..., module=...)``, ``module`` the layer's path in the model.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import torch
 from torch import nn
 
 from ..errors import ArgumentError
-from ._metadata import HasMetadata
+from ._metadata import FeatureInfo, HasMetadata
 
 __all__ = ["FeatureExtractor", "find_feature_info"]
 
@@ -27,11 +28,15 @@ def find_feature_info(model: nn.Module, input_size: tuple[int, int, int], then_h
     counted (``model_info`` counts multiply-adds around it).
     """
     x = torch.empty(1, *input_size, device="meta")
-    taps: dict[int, dict] = {}
+    named = getattr(model, "feature_layers", None)
+    taps: dict[object, dict] = {}
     for name, layer in model.features.named_children():
         x = layer(x)
         reduction = 2 ** round(math.log2(input_size[-1] / x.shape[-1]))
-        taps[reduction] = dict(num_chs=x.shape[1], reduction=reduction, module=name)
+        if named is None or name in named:
+            taps[name if named else reduction] = dict(
+                num_chs=x.shape[1], reduction=reduction, module=f"features.{name}"
+            )
     if then_head:
         model.forward_head(x)
     return list(taps.values())
@@ -54,21 +59,21 @@ class FeatureExtractor(HasMetadata, nn.Module):
                 f"(strides {[f['reduction'] for f in feature_info]}); use indices 0..{len(feature_info) - 1}"
             )
         self.metadata = model.metadata
-        self._feature_info = [feature_info[i] for i in sorted({i % len(feature_info) for i in out_indices})]
-        self._taps = {f["module"] for f in self._feature_info}
+        self._feature_info = FeatureInfo(feature_info[i] for i in sorted({i % len(feature_info) for i in out_indices}))
+        self._taps = {f["module"].removeprefix("features.") for f in self._feature_info}
         layers = OrderedDict()
         for name, layer in model.features.named_children():
             layers[name] = layer
-            if name == self._feature_info[-1]["module"]:
+            if f"features.{name}" == self._feature_info[-1]["module"]:
                 break
         self.features = nn.Sequential(layers)
         self.in_chans, self.min_input_size = model.in_chans, model.min_input_size
         self._check_input = model.check_input
 
     @property
-    def feature_info(self) -> list[dict]:
+    def feature_info(self) -> FeatureInfo:
         """The maps ``forward`` returns: ``dict(num_chs=..., reduction=..., module=...)`` each."""
-        return list(self._feature_info)
+        return FeatureInfo(self._feature_info)
 
     def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
         self._check_input(x)

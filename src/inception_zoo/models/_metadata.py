@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -22,6 +22,7 @@ from ..errors import ArgumentError
 
 __all__ = [
     "IMAGENET_MEAN",
+    "FeatureInfo",
     "IMAGENET_STD",
     "INCEPTION_MEAN",
     "INCEPTION_STD",
@@ -32,6 +33,8 @@ __all__ = [
     "Paper",
     "Preprocessing",
     "WeightEntry",
+    "preprocessing_of_cfg",
+    "pretrained_cfg",
     "timm_weights",
 ]
 
@@ -186,6 +189,38 @@ class ModelCard:
         return dataclasses.replace(self.preprocessing, **entry.preprocessing) if entry else self.preprocessing
 
 
+class FeatureInfo(list):
+    """The feature maps a network offers (``features_only``, ``forward_intermediates``): a list of
+    ``dict(num_chs=..., reduction=..., module=...)``, ``module`` being the layer's path in the model, with
+    timm's accessors. ``idx``: one index, a sequence of them, or None for all."""
+
+    def get(self, key: str, idx: int | Sequence[int] | None = None) -> Any:
+        if idx is None:
+            return [info[key] for info in self]
+        if isinstance(idx, int):
+            return self[idx][key]
+        return [self[i][key] for i in idx]
+
+    def get_dicts(self, keys: Sequence[str] | None = None, idx: int | Sequence[int] | None = None) -> Any:
+        def pick(info: dict) -> dict:
+            return dict(info) if keys is None else {k: info[k] for k in keys}
+
+        if idx is None:
+            return [pick(info) for info in self]
+        if isinstance(idx, int):
+            return pick(self[idx])
+        return [pick(self[i]) for i in idx]
+
+    def channels(self, idx: int | Sequence[int] | None = None) -> Any:
+        return self.get("num_chs", idx)
+
+    def reduction(self, idx: int | Sequence[int] | None = None) -> Any:
+        return self.get("reduction", idx)
+
+    def module_name(self, idx: int | Sequence[int] | None = None) -> Any:
+        return self.get("module", idx)
+
+
 @dataclass(frozen=True)
 class ModelMetadata:
     """What a built model is and where its weights came from: one object, on the model and its wrappers."""
@@ -219,8 +254,8 @@ class HasMetadata:
         return self.metadata.provenance if self.metadata else {}
 
     @property
-    def feature_info(self) -> list[dict]:
-        return list(self.metadata.feature_info) if self.metadata else []
+    def feature_info(self) -> FeatureInfo:
+        return FeatureInfo(self.metadata.feature_info if self.metadata else ())
 
     @property
     def preprocessing(self) -> Preprocessing | None:
@@ -238,7 +273,49 @@ class HasMetadata:
     def labels(self, value: list[str] | None) -> None:
         self._update_metadata(labels=None if value is None else list(value))
 
+    @property
+    def pretrained_cfg(self) -> dict[str, Any]:
+        """timm's description of the weights (what ``timm.data.resolve_data_config`` reads)."""
+        return pretrained_cfg(self)
+
+    default_cfg = pretrained_cfg
+
     def _update_metadata(self, **changes: Any) -> None:
         if self.metadata is None:
             raise ArgumentError(f"{self.name} has no metadata: build it with create_model")
         self.metadata = dataclasses.replace(self.metadata, **changes)
+
+
+def pretrained_cfg(model: HasMetadata, **extra: Any) -> dict[str, Any]:
+    """timm's ``pretrained_cfg`` of ``model``, from its metadata: size, crop, interpolation, and mean and
+    std on timm's [0, 1] scale. timm has no channel order: Caffe's BGR weights (bn_inception) say so in
+    ``channel_order``, which timm's transforms do not read."""
+    pre = model.preprocessing
+    if pre is None:
+        raise ArgumentError(f"{model.name} was not built by create_model: it has no preprocessing")
+    scale = pre.input_range[1]
+    return {
+        "architecture": model.name,
+        "source": model.provenance.get("weights"),
+        "num_classes": getattr(model, "num_classes", None),
+        "input_size": tuple(pre.input_size),
+        "interpolation": pre.interpolation,
+        "crop_pct": pre.crop_pct,
+        "crop_mode": "center",
+        "mean": tuple(m / scale for m in pre.mean),
+        "std": tuple(s / scale for s in pre.std),
+        "channel_order": pre.channel_order,
+        **extra,
+    }
+
+
+def preprocessing_of_cfg(cfg: Mapping[str, Any]) -> dict[str, Any]:
+    """The ``Preprocessing`` fields a timm ``pretrained_cfg`` sets (the inverse of ``pretrained_cfg``;
+    timm's inputs are RGB in [0, 1] unless it says otherwise)."""
+    fields: dict[str, Any] = {"channel_order": cfg.get("channel_order", "RGB"), "input_range": (0.0, 1.0)}
+    for key in ("input_size", "crop_pct", "mean", "std"):
+        if cfg.get(key) is not None:
+            fields[key] = tuple(cfg[key]) if isinstance(cfg[key], list | tuple) else cfg[key]
+    if cfg.get("interpolation") in INTERPOLATIONS:
+        fields["interpolation"] = cfg["interpolation"]
+    return fields

@@ -45,10 +45,12 @@ __all__ = ["ModelInfo", "list_models", "model_info", "model_table", "registered"
 class ModelInfo(ModelCard):
     """A ``ModelCard`` plus its name and what was read or counted from the code.
 
-    ``params`` and ``gmacs`` are for the default build: 1000 classes (10 for the ``_cifar``
-    profiles), no side classifiers (they are dropped at inference), at ``input_size``.
-    ``feature_info`` lists the feature maps of ``features_only=True``: the last layer at each
-    stride (timm's convention). ``layers`` names the layers of ``model.features``, in order.
+    ``params`` and ``gmacs`` are for the default build, ``create_model(name)``: 1000 classes (10
+    for the ``_cifar`` profiles) and no side classifiers (``aux_logits=True`` adds the ``aux_heads``
+    the network has), at ``input_size``; torchinfo, fvcore and Lightning count the same build.
+    ``feature_info`` lists the feature maps of ``features_only=True`` and ``forward_intermediates``:
+    the last layer at each stride, or the reference's where the network names them. ``layers``
+    names the layers of ``model.features``, in order.
     """
 
     name: str = ""
@@ -71,17 +73,17 @@ def model_info(name: str) -> ModelInfo:
     """Facts about a registered network: paper, preprocessing, sizes, and counted params and GMACs."""
     registration = registered(name)
     with torch.device("meta"):
-        model = registration.build().eval()  # the default build, side heads included (forward skips them)
+        model = registration.build().eval()  # the default build: no side classifiers
+        with_aux = registration.build(aux_logits=True) if registration.card.aux_loss_weight is not None else model
     with FlopCounterMode(display=False) as counter:
         feature_info = find_feature_info(model, registration.card.input_size, then_head=True)
-    params = sum(p.numel() for n, p in model.named_parameters() if not n.startswith("aux_heads."))
     return ModelInfo(
         **vars(registration.card),
         name=name,
         min_input_size=model.min_input_size,
-        params=params,
+        params=sum(p.numel() for p in model.parameters()),
         gmacs=counter.get_total_flops() / 2e9,
-        aux_heads=len(model.aux_heads),
+        aux_heads=len(with_aux.aux_heads),
         feature_info=tuple(feature_info),
         layers=tuple(model.features._modules),
     )

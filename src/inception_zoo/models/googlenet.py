@@ -120,7 +120,7 @@ class GoogLeNet(InceptionNet):
         num_classes: int = 1000,
         in_chans: int = 3,
         drop_rate: float | None = None,
-        aux_logits: bool = True,
+        aux_logits: bool = False,
         small_input: bool = False,
     ):
         conv: ConvFactory = partial(ConvNormAct, norm_eps=variant.norm_eps)

@@ -53,7 +53,7 @@ class InceptionV2(InceptionNet):
         num_classes: int = 1000,
         in_chans: int = 3,
         drop_rate: float = 0.2,
-        aux_logits: bool = True,
+        aux_logits: bool = False,
         small_input: bool = False,
     ):
         conv: ConvFactory = partial(ConvNormAct, norm_eps=1e-3)

@@ -108,7 +108,7 @@ class InceptionV3(InceptionNet):
         num_classes: int = 1000,
         in_chans: int = 3,
         drop_rate: float = 0.2,
-        aux_logits: bool = True,
+        aux_logits: bool = False,
         count_include_pad: bool = True,
         small_input: bool = False,
     ):

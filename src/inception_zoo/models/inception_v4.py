@@ -170,6 +170,9 @@ class InceptionV4(InceptionNet):
             drop_rate=drop_rate,
             min_input_size=7 if small_input else 75,
             small_input=small_input,
+            # NOTE: timm's feature maps (its features.2, 3, 9, 17, 21); at 4x it takes Mixed_3a, not the last
+            # layer at that stride (Mixed_4a), so that features_only and forward_intermediates give timm's maps.
+            feature_layers=None if small_input else ("Conv2d_2b_3x3", "Mixed_3a", "Mixed_5e", "Mixed_6h", "Mixed_7d"),
         )
 
 

@@ -46,7 +46,9 @@ class TrainConfig:
     weights: str | None = _option(
         None, "start from these weights (a tag or a file; a new classifier if classes differ)"
     )
-    aux_logits: bool | None = _option(None, "train the side classifiers (default: the network's default)")
+    aux_logits: bool | None = _option(
+        None, "train the side classifiers (default: those the network has, or with --weights those the file has)"
+    )
     aux_weight: float | None = _option(None, "side-classifier loss weight (default: the recipe's, else the network's)")
     label_smoothing: float | None = _option(None, "label smoothing (default: the recipe's)")
     ema_decay: float | None = _option(None, "keep a running average of the weights (0: off; default: the recipe's)")

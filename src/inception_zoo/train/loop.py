@@ -36,7 +36,7 @@ from ..data.transforms import transforms_for
 from ..errors import ArgumentError, TrainingDiverged
 from ..evaluate import Tally, evaluate_batches
 from ..losses import inception_loss
-from ..models._base import TrainOutput
+from ..models._base import TrainForward
 from ..models._builder import create_model
 from ..models._zoo import model_info
 from ..weights import save_weights
@@ -107,18 +107,6 @@ def train(config: TrainConfig, *, train_set=None, val_set=None, classes: list[st
         return _Run(config, processes, checkpoint, train_set, val_set, classes).fit()
     finally:
         distributed.leave(processes)
-
-
-class _TrainForward(nn.Module):
-    """``forward`` = the network's ``forward_train``, as a tuple: what DDP and torch.compile wrap."""
-
-    def __init__(self, model: nn.Module):
-        super().__init__()
-        self.model = model
-
-    def forward(self, images: torch.Tensor) -> tuple[torch.Tensor, ...]:
-        out = self.model.forward_train(images)
-        return (out.logits, *out.aux)
 
 
 class _SkipFirst(Sampler):
@@ -210,9 +198,10 @@ class _Run:
 
     def _build_model(self) -> None:
         config = self.config
-        model = create_model(
-            config.model, num_classes=len(self.classes), weights=config.weights, aux_logits=config.aux_logits
-        )
+        aux = config.aux_logits
+        if aux is None and config.weights is None:  # the papers train the side classifiers a network has
+            aux = self.info.aux_heads > 0
+        model = create_model(config.model, num_classes=len(self.classes), weights=config.weights, aux_logits=aux)
         # The weights' own preprocessing (a fine-tuned model keeps its statistics), at the size trained.
         size = config.img_size or model.preprocessing.input_size[-1]
         pre = dataclasses.replace(model.preprocessing, input_size=(3, size, size))
@@ -253,7 +242,7 @@ class _Run:
         self.ema = None
         if ema_decay:
             self.ema = AveragedModel(self.model, multi_avg_fn=get_ema_multi_avg_fn(ema_decay), use_buffers=True)
-        step_module = _TrainForward(self.model)
+        step_module = TrainForward(self.model)
         if self.processes.world > 1:
             step_module = nn.parallel.DistributedDataParallel(
                 step_module, device_ids=[device.index] if device.type == "cuda" else None
@@ -340,8 +329,7 @@ class _Run:
         if self.config.channels_last:
             images = images.contiguous(memory_format=torch.channels_last)
         with self._autocast():
-            logits, *aux = self.step_module(images)
-            output = TrainOutput(logits, list(aux))
+            output = self.step_module(images)
             loss = inception_loss(output, targets, aux_weight=self.aux_weight, label_smoothing=self.label_smoothing)
         self._check_finite(loss)
         self.optimizer.zero_grad(set_to_none=True)
@@ -356,7 +344,7 @@ class _Run:
             self.ema.update_parameters(self.model)
         self.batch += 1
         self.step += 1
-        return logits, loss
+        return output.logits, loss
 
     def _epoch_row(self, totals: _EpochTotals) -> dict:
         totals = totals.merged(self.processes)
