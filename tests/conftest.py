@@ -1,8 +1,12 @@
-"""Helpers shared by the tests: reference models with randomised statistics, saved to files."""
+"""Helpers shared by the tests: reference models with randomised statistics, saved to files; a
+loopback Hugging Face Hub."""
 
 from __future__ import annotations
 
+import hashlib
+import http.server
 import struct
+import threading
 import warnings
 import zlib
 from pathlib import Path
@@ -71,3 +75,63 @@ def bomb_png(width: int, height: int) -> bytes:
     header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
     rows = zlib.compress(b"\x00" * 1000)  # far too little data for the declared size
     return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", rows) + chunk(b"IEND", b"")
+
+
+class _FakeHub(http.server.BaseHTTPRequestHandler):
+    """The Hugging Face Hub's resolve endpoint: ``files`` maps ``ORG/NAME/FILE`` (any revision) to its
+    bytes; each answer carries the commit and the SHA-256 the Hub publishes for the file
+    (``X-Linked-Etag``: the bytes' own, unless ``published_hash`` says otherwise, to test the check).
+    A missing file is a 404 with the Hub's ``EntryNotFound`` code."""
+
+    files: dict[str, bytes] = {}
+    published_hash: str | None = None
+
+    def log_message(self, *args):
+        pass
+
+    def _file(self) -> bytes | None:
+        repo, _, rest = self.path.split("?")[0].lstrip("/").partition("/resolve/")
+        return self.files.get(f"{repo}/{rest.partition('/')[2]}")
+
+    def _headers(self, data: bytes | None) -> None:
+        if data is None:
+            self.send_response(404)
+            self.send_header("X-Error-Code", "EntryNotFound")
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return
+        etag = self.published_hash or hashlib.sha256(data).hexdigest()
+        self.send_response(200)
+        self.send_header("X-Repo-Commit", "0" * 40)
+        self.send_header("X-Linked-Etag", f'"{etag}"')
+        self.send_header("ETag", f'"{etag}"')
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+
+    def do_HEAD(self):
+        self._headers(self._file())
+
+    def do_GET(self):
+        data = self._file()
+        self._headers(data)
+        if data is not None:
+            self.wfile.write(data)
+
+
+@pytest.fixture
+def fake_hub(tmp_path, monkeypatch):
+    """A loopback Hugging Face Hub and an empty Hugging Face cache; yields the handler class to fill."""
+    import huggingface_hub.constants
+
+    handler = type("Hub", (_FakeHub,), {"files": {}})
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    endpoint = f"http://127.0.0.1:{server.server_address[1]}"
+    monkeypatch.setattr(huggingface_hub.constants, "ENDPOINT", endpoint)
+    monkeypatch.setattr(
+        huggingface_hub.constants, "HUGGINGFACE_CO_URL_TEMPLATE", endpoint + "/{repo_id}/resolve/{revision}/{filename}"
+    )
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_CACHE", str(tmp_path / "hf-cache"))
+    yield handler
+    server.shutdown()
+    server.server_close()

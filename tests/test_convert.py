@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from conftest import save_checkpoint
-from inception_zoo import create_model, model_info
+from conftest import max_relative_error, randomize_batchnorm, save_checkpoint
+from inception_zoo import create_model, model_info, save_weights
 from inception_zoo.convert import LAYOUTS, read_state_dict, recognise
 
 timm = pytest.importorskip("timm")
@@ -41,7 +41,10 @@ def test_every_layout_maps_onto_our_keys_one_to_one():
         layers = model_info(layout.models[0]).layers
         renamed = {layout.rename(k, layers): v.shape for k, v in state.items()}
         model = create_model(
-            layout.models[0], num_classes=3 if "facenet" in layout.source else 1000, **dict(layout.model_kwargs)
+            layout.models[0],
+            num_classes=3 if "facenet" in layout.source else 1000,
+            aux_logits=model_info(layout.models[0]).aux_heads > 0,  # the references build theirs by default
+            **dict(layout.model_kwargs),
         )
         ours = {k: v.shape for k, v in model.state_dict().items()}
         assert renamed == ours, layout.source
@@ -153,3 +156,99 @@ def test_a_fine_tuned_checkpoint_needs_no_num_classes(tmp_path):
     path = save_checkpoint(model.state_dict(), tmp_path / "finetuned.pth")
     again = create_model("inception_v3", weights=path)
     assert again.num_classes == 10 and not again.has_aux
+
+
+# The way back: our weights under each library's keys. (our network, library, its options, input size)
+EXPORTS = [
+    ("googlenet", "torchvision", {"aux_logits": True}, 224),
+    ("inception_v3", "torchvision", {}, 299),
+    ("inception_v3", "timm", {"aux_logits": True}, 299),
+    ("inception_v4", "timm", {}, 299),
+    ("inception_v4", "cadene", {}, 299),  # Cadene's models pool with a fixed 8x8 window
+    ("inception_resnet_v2", "timm", {}, 299),
+    ("inception_resnet_v2", "cadene", {}, 299),
+    ("xception", "timm", {}, 299),
+    ("xception", "cadene", {}, 299),
+    ("bn_inception", "cadene", {}, 224),
+    ("inception_next_atto", "timm", {}, 160),
+    ("xception41", "timm", {}, 160),
+    ("inception_resnet_v1", "facenet", {"final_linear_block": True, "embedding": True}, 160),
+    ("inception_resnet_v1", "facenet", {"final_linear_block": True, "embedding": True, "num_classes": 0}, 160),
+]
+
+
+def test_every_library_that_reads_a_layout_is_exported_to():
+    assert {(layout.models[0], reader.library) for layout in LAYOUTS for reader in layout.readers} == {
+        (name, library) for name, library, _, _ in EXPORTS
+    }
+
+
+def _reference_from(call: str):
+    """Run the call that ``export_call`` tells a user to make."""
+    import facenet_pytorch
+    import pretrainedmodels
+
+    modules = {"timm": timm, "torchvision": torchvision, "pretrainedmodels": pretrainedmodels}
+    return eval(call, {**modules, "facenet_pytorch": facenet_pytorch})  # noqa: S307 - our own fixed strings
+
+
+@pytest.mark.parametrize(
+    "name, library, options, size", EXPORTS, ids=[f"{e[0]}-{e[1]}-{e[2].get('num_classes', 10)}" for e in EXPORTS]
+)
+def test_our_weights_load_strictly_into_the_library_and_give_its_logits(tmp_path, name, library, options, size):
+    from inception_zoo.weights import export_call
+
+    torch.manual_seed(0)
+    ours = randomize_batchnorm(create_model(name, **{"num_classes": 10, **options}))
+    path = save_weights(ours, tmp_path / f"for_{library}.safetensors", to=library)
+    reference = _reference_from(export_call(ours, library)).eval()
+    reference.load_state_dict(read_state_dict(path), strict=True)
+    x = torch.randn(2, 3, size, size)
+    with torch.no_grad():
+        expected = reference(x)
+        expected = expected[0] if isinstance(expected, tuple) else expected  # timm's v3 with its side head
+        assert max_relative_error(ours(x), expected) <= 1e-4
+    again = create_model(name, weights=path)  # and back: the file is one of that library's
+    assert again.state_dict().keys() == ours.state_dict().keys()
+    assert all(torch.equal(again.state_dict()[k], v) for k, v in ours.state_dict().items())
+
+
+def test_the_cli_writes_a_library_checkpoint_and_says_how_to_load_it(tmp_path, capsys):
+    from inception_zoo.cli import main
+
+    ours = create_model("inception_v4", num_classes=5)
+    save_weights(ours, tmp_path / "ours.safetensors")
+    assert main(["convert", str(tmp_path / "ours.safetensors"), str(tmp_path / "timm.pth"), "--to", "timm"]) == 0
+    said = capsys.readouterr().out
+    assert "timm.create_model('inception_v4', num_classes=5)" in said
+    reference = timm.create_model("inception_v4", num_classes=5)
+    reference.load_state_dict(torch.load(tmp_path / "timm.pth", weights_only=True), strict=True)
+
+
+@pytest.mark.parametrize(
+    "build, library, message",
+    [
+        (lambda: create_model("googlenet_paper"), "torchvision", "torchvision has no model of googlenet_paper"),
+        (lambda: create_model("inception_v4"), "torchvision", "inception_v4 goes to cadene, timm"),
+        (lambda: create_model("inception_v4"), "keras", "choose one of cadene, facenet, timm, torchvision"),
+        (lambda: create_model("inception_v4", small_input=True), "timm", "no counterpart of small_input=True"),
+        (lambda: create_model("xception", norm_eps=1e-5), "timm", "no counterpart of norm_eps"),
+        (lambda: create_model("inception_resnet_v1"), "facenet", "built with final_linear_block=True, embedding=True"),
+    ],
+)
+def test_a_model_no_library_can_load_is_refused_before_writing(tmp_path, build, library, message):
+
+    with pytest.raises(ValueError, match=message):
+        save_weights(build(), tmp_path / "out.safetensors", to=library)
+    assert not list(tmp_path.iterdir())
+
+
+def test_timms_own_loader_takes_the_file(tmp_path):
+    """timm's ``pretrained=True`` with ``pretrained_cfg_overlay(file=...)``: the way timm users load a file."""
+
+    ours = randomize_batchnorm(create_model("inception_next_atto"))
+    path = save_weights(ours, tmp_path / "atto_timm.safetensors", to="timm")
+    reference = timm.create_model("inception_next_atto", pretrained=True, pretrained_cfg_overlay={"file": str(path)})
+    x = torch.randn(2, 3, 96, 96)
+    with torch.no_grad():
+        assert max_relative_error(ours(x), reference.eval()(x)) <= 1e-4

@@ -307,50 +307,6 @@ def test_public_api():
         create_model("googlenet")
 
 
-class _FakeHub(http.server.BaseHTTPRequestHandler):
-    """The Hugging Face Hub's resolve endpoint for one file: its bytes, the commit and the SHA-256 the Hub
-    publishes for it (``X-Linked-Etag``; ``etag`` may differ from the bytes' hash, to test the check)."""
-
-    data, etag = b"", ""
-
-    def log_message(self, *args):
-        pass
-
-    def _headers(self) -> None:
-        self.send_response(200)
-        self.send_header("X-Repo-Commit", "0" * 40)
-        self.send_header("X-Linked-Etag", f'"{self.etag}"')
-        self.send_header("ETag", f'"{self.etag}"')
-        self.send_header("Content-Length", str(len(self.data)))
-        self.end_headers()
-
-    def do_HEAD(self):
-        self._headers()
-
-    def do_GET(self):
-        self._headers()
-        self.wfile.write(self.data)
-
-
-@pytest.fixture
-def fake_hub(tmp_path, monkeypatch):
-    """A loopback Hugging Face Hub and an empty Hugging Face cache; yields the handler class to fill."""
-    import huggingface_hub.constants
-
-    handler = type("Hub", (_FakeHub,), {})
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    endpoint = f"http://127.0.0.1:{server.server_address[1]}"
-    monkeypatch.setattr(huggingface_hub.constants, "ENDPOINT", endpoint)
-    monkeypatch.setattr(
-        huggingface_hub.constants, "HUGGINGFACE_CO_URL_TEMPLATE", endpoint + "/{repo_id}/resolve/{revision}/{filename}"
-    )
-    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_CACHE", str(tmp_path / "hf-cache"))
-    yield handler
-    server.shutdown()
-    server.server_close()
-
-
 def _timm_safetensors(name: str) -> tuple[torch.nn.Module, bytes]:
     from safetensors.torch import save
 
@@ -361,12 +317,11 @@ def _timm_safetensors(name: str) -> tuple[torch.nn.Module, bytes]:
 def test_hugging_face_weights_come_through_the_hub_checked_and_cached(fake_hub, monkeypatch):
     """A timm tag downloads from the Hub into the Hub's cache (where timm looks too), is checked against
     the Hub's SHA-256, and is used from that cache offline."""
-    import hashlib
 
     import huggingface_hub.constants
 
     reference, data = _timm_safetensors("inception_next_atto")
-    fake_hub.data, fake_hub.etag = data, hashlib.sha256(data).hexdigest()
+    fake_hub.files = {"timm/inception_next_atto.sail_in1k/model.safetensors": data}
     ours = create_model("inception_next_atto", weights="timm:inception_next_atto.sail_in1k").eval()
     x = torch.randn(1, 3, 96, 96)
     with torch.no_grad():
@@ -374,7 +329,7 @@ def test_hugging_face_weights_come_through_the_hub_checked_and_cached(fake_hub, 
     cached = list((Path(huggingface_hub.constants.HF_HUB_CACHE)).rglob("model.safetensors"))
     assert [p.parent.parent.parent.name for p in cached] == ["models--timm--inception_next_atto.sail_in1k"]
 
-    fake_hub.data = b""  # the Hub is gone: offline, the cached file is used (and checked again)
+    fake_hub.files = {}  # the Hub is gone: offline, the cached file is used (and checked again)
     monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", True)
     again = create_model("inception_next_atto", weights="timm:inception_next_atto.sail_in1k").eval()
     with torch.no_grad():
@@ -383,7 +338,8 @@ def test_hugging_face_weights_come_through_the_hub_checked_and_cached(fake_hub, 
 
 def test_a_hub_file_that_is_not_what_the_hub_publishes_is_refused(fake_hub):
     _, data = _timm_safetensors("inception_next_atto")
-    fake_hub.data, fake_hub.etag = data, "ab" * 32
+    fake_hub.files = {"timm/inception_next_atto.sail_in1k/model.safetensors": data}
+    fake_hub.published_hash = "ab" * 32
     with pytest.raises(DownloadError, match=r"has SHA-256 .*, expected abababab"):
         create_model("inception_next_atto", weights=True)
 

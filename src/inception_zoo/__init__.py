@@ -16,15 +16,19 @@ from ._version import __version__
 __all__ = [
     "InceptionNet",
     "ModelInfo",
+    "TrainForward",
     "TrainOutput",
     "__version__",
     "create_model",
+    "from_pretrained",
     "inception_loss",
     "list_models",
     "load_model",
     "model_info",
     "optimize_for_inference",
+    "push_to_hub",
     "quantize_int8",
+    "save_pretrained",
     "save_weights",
     "transforms_for",
 ]
@@ -33,6 +37,7 @@ __getattr__, __dir__ = lazy_exports(
     __name__,
     {
         "InceptionNet": ".models._base",
+        "TrainForward": ".models._base",
         "TrainOutput": ".models._base",
         "ModelInfo": ".models._zoo",
         "list_models": ".models._zoo",
@@ -41,6 +46,9 @@ __getattr__, __dir__ = lazy_exports(
         "inception_loss": ".losses",
         "load_model": ".weights",
         "save_weights": ".weights",
+        "from_pretrained": ".pretrained",
+        "push_to_hub": ".pretrained",
+        "save_pretrained": ".pretrained",
         "optimize_for_inference": ".optimize.inference",
         "quantize_int8": ".optimize.int8",
         "transforms_for": ".data.transforms",
@@ -50,9 +58,10 @@ __getattr__, __dir__ = lazy_exports(
 if TYPE_CHECKING:
     from .data.transforms import transforms_for
     from .losses import inception_loss
-    from .models._base import InceptionNet, TrainOutput
+    from .models._base import InceptionNet, TrainForward, TrainOutput
     from .models._builder import create_model
     from .models._zoo import ModelInfo, list_models, model_info
     from .optimize.inference import optimize_for_inference
     from .optimize.int8 import quantize_int8
+    from .pretrained import from_pretrained, push_to_hub, save_pretrained
     from .weights import load_model, save_weights

@@ -3,7 +3,8 @@
 A weights file is safetensors whose metadata (``inception_zoo.formats``) says everything needed
 to rebuild the model from the file alone: the network's name, its constructor options, its
 preprocessing, its class names and where the weights came from. ``inception-zoo convert``
-turns any supported checkpoint into one.
+turns any supported checkpoint into one, and ``save_weights(..., to=library)`` writes ours the
+way back, for timm, torchvision, Cadene's pretrainedmodels or facenet-pytorch to load.
 """
 
 from __future__ import annotations
@@ -18,24 +19,31 @@ from torch import nn
 
 from ._files import atomic_output
 from ._version import __version__
+from .convert.layouts import export_state_dict
 from .errors import ArgumentError
 from .formats import FORMAT, decode_metadata, encode_metadata, read_metadata
 from .models._builder import create_model
 from .runtime import OnnxModel
 
-__all__ = ["load_model", "save_weights"]
+__all__ = ["export_call", "load_model", "save_weights"]
 
 
-def save_weights(model: nn.Module, path: str | os.PathLike) -> Path:
-    """Write ``model`` as a safetensors file that ``load_model`` rebuilds it from, with nothing else.
+def save_weights(model: nn.Module, path: str | os.PathLike, *, to: str | None = None) -> Path:
+    """Write ``model`` as a safetensors file that ``load_model`` rebuilds it from, with nothing else;
+    or, ``to`` a library (``"timm"``, ``"torchvision"``, ``"cadene"``, ``"facenet"``), a state dict
+    under that library's keys, ``.safetensors`` or a ``torch.save`` pickle (``.pth``), which its model
+    loads with ``strict=True`` (``export_call`` says how to build it).
 
     Example:
         >>> save_weights(model, "inception_v3_finetuned.safetensors")
         >>> model = load_model("inception_v3_finetuned.safetensors")
+        >>> save_weights(model, "inception_v4_timm.safetensors", to="timm")
     """
     metadata = getattr(model, "metadata", None)
     if metadata is None:
         raise ArgumentError("save_weights needs a model built by create_model (it records the network's options)")
+    if to is not None:
+        return _save_for(model, Path(path), to)
     path = Path(path)
     if path.suffix != ".safetensors":
         raise ArgumentError(f"our weights are safetensors files: name it {path.with_suffix('.safetensors')}")
@@ -44,6 +52,23 @@ def save_weights(model: nn.Module, path: str | os.PathLike) -> Path:
     state = {k: v.detach().contiguous() for k, v in model.state_dict().items()}
     with atomic_output(path) as tmp:
         save_file(state, tmp, metadata={"format": FORMAT, **entries})
+    return path
+
+
+def export_call(model: nn.Module, library: str) -> str:
+    """The call that builds ``library``'s model for ``save_weights(model, ..., to=library)``'s file."""
+    return export_state_dict(model, library)[1]
+
+
+def _save_for(model: nn.Module, path: Path, library: str) -> Path:
+    if path.suffix not in (".safetensors", ".pth", ".pt", ".bin"):
+        raise ArgumentError(f"name the file .safetensors or .pth (a torch.save pickle), not {path.name}")
+    state = export_state_dict(model, library)[0]
+    with atomic_output(path) as tmp:
+        if path.suffix == ".safetensors":
+            save_file(state, tmp)
+        else:
+            torch.save(state, tmp)
     return path
 
 

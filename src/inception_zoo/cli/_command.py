@@ -61,8 +61,8 @@ def format_table(header: list[str], rows: list[list[str]], markdown: bool) -> st
 def add_model_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--model", help="a network; with no --weights, its default published weights")
     parser.add_argument(
-        "--weights", help="a weight tag or checkpoint file (alone: one of our .safetensors files, or for predict, "
-        "eval and serve an .onnx file from export or quantize)",
+        "--weights", help="a weight tag, checkpoint file or hf-hub:ORG/NAME repository (alone: one of our "
+        ".safetensors files or repositories, or for predict, eval and serve an .onnx file from export or quantize)",
     )  # fmt: skip
 
 
@@ -70,11 +70,15 @@ def model_from(args: argparse.Namespace, *, onnx: bool = False):
     """``--model NAME [--weights W]`` (default: the network's published weights) or ``--weights FILE`` of
     ours (with ``onnx``, also an exported or int8 ``.onnx`` file, run by ONNX Runtime)."""
     from ..errors import ArgumentError
+    from ..hub import HF_HUB
     from ..models._builder import create_model
+    from ..pretrained import from_pretrained
     from ..weights import load_model
 
     if args.model:  # for inference: a classifier the file cannot supply is an error, not a warning
         return create_model(args.model, weights=args.weights if args.weights else True, require_trained_head=True)
+    if args.weights and args.weights.startswith(HF_HUB):
+        return from_pretrained(args.weights)
     if args.weights:
         if args.weights.endswith(".onnx") and not onnx:
             raise ArgumentError(f"{args.command} needs the network's weights (.safetensors), not an ONNX file")

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 
-from ._layout import Layout, Rule
+from ._layout import Layout, Reader, Rule
 
 STRIDED = ("3c", "4e")  # the grid reductions have no 1x1 branch: their branches count from the 3x3 one
 
@@ -31,6 +31,16 @@ def _layer_rule(old: str, branch: int, layer: int) -> Rule:
     return (rf"^inception_(\d[a-e])_{old}\.", ours)
 
 
+def _theirs(match: re.Match) -> str:
+    module, branch, layer = match[1], int(match[2]), int(match[3])
+    if module not in STRIDED:
+        if branch == 0:
+            return f"inception_{module}_1x1."
+        branch -= 1
+    names = {place: old for old, place in _LAYERS.items()}
+    return f"inception_{module}_{names[branch, layer]}."
+
+
 BN_INCEPTION = Layout(
     source="Cadene bninception",
     models=("bn_inception",),
@@ -42,6 +52,15 @@ BN_INCEPTION = Layout(
         (r"^(conv1_7x7_s2|conv2_3x3_reduce|conv2_3x3)\.", r"features.\1."),
         (r"^inception_(\d[a-e])_1x1\.", r"features.inception_\1.branches.0.0."),
         *(_layer_rule(old, branch, layer) for old, (branch, layer) in _LAYERS.items()),
+    ),
+    inverse=(
+        (r"^features\.inception_(\d[a-e])\.branches\.(\d)\.(\d)\.", _theirs),
+        (r"^features\.", ""),
+        (r"^(\w+)\.conv\.", r"\1."),
+        (r"^(\w+)\.bn\.", r"\1_bn."),
+    ),
+    readers=(
+        Reader("cadene", "last_linear", "pretrainedmodels.bninception(num_classes={num_classes}, pretrained=None)"),
     ),
 )
 

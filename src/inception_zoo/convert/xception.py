@@ -8,7 +8,7 @@
 
 from __future__ import annotations
 
-from ._layout import Layout
+from ._layout import Layout, Reader
 
 LEGACY_XCEPTION = Layout(
     source="timm legacy_xception / Cadene xception",
@@ -25,6 +25,20 @@ LEGACY_XCEPTION = Layout(
         (r"^block(\d+)\.skip\.", r"features.block\1.shortcut.conv."),
         (r"^block(\d+)\.skipbn\.", r"features.block\1.shortcut.bn."),
     ),
+    inverse=(
+        (r"^features\.conv([12])\.conv\.", r"conv\1."),
+        (r"^features\.conv([1234])\.bn\.", r"bn\1."),
+        (r"^features\.conv([34])\.conv\.depthwise\.", r"conv\1.conv1."),
+        (r"^features\.conv([34])\.conv\.pointwise\.", r"conv\1.pointwise."),
+        (r"^features\.block(\d+)\.body\.(\d+)\.depthwise\.", r"block\1.rep.\2.conv1."),
+        (r"^features\.block(\d+)\.body\.", r"block\1.rep."),
+        (r"^features\.block(\d+)\.shortcut\.conv\.", r"block\1.skip."),
+        (r"^features\.block(\d+)\.shortcut\.bn\.", r"block\1.skipbn."),
+    ),
+    readers=(
+        Reader("timm", "fc", "timm.create_model('legacy_xception', num_classes={num_classes})"),
+        Reader("cadene", "last_linear", "pretrainedmodels.xception(num_classes={num_classes}, pretrained=None)"),
+    ),
 )
 
 ALIGNED_XCEPTION = Layout(
@@ -40,6 +54,16 @@ ALIGNED_XCEPTION = Layout(
         (r"\.conv_pw\.", ".pointwise.conv."),
         (r"\.bn_pw\.", ".pointwise.bn."),
     ),
+    inverse=(
+        (r"\.depthwise\.conv\.", ".conv_dw."),
+        (r"\.depthwise\.bn\.", ".bn_dw."),
+        (r"\.pointwise\.conv\.", ".conv_pw."),
+        (r"\.pointwise\.bn\.", ".bn_pw."),
+        (r"^(features\.block\d+)\.body\.", r"\1.stack."),
+        (r"^features\.stem(\d)\.", lambda m: f"stem.{int(m[1]) - 1}."),
+        (r"^features\.block(\d+)\.", lambda m: f"blocks.{int(m[1]) - 1}."),
+    ),
+    readers=(Reader("timm", "head.fc", "timm.create_model({name!r}, num_classes={num_classes})"),),
 )
 
 LAYOUTS = (LEGACY_XCEPTION, ALIGNED_XCEPTION)

@@ -11,10 +11,11 @@ import dataclasses
 import os
 from pathlib import Path
 
-from ..convert import NATIVE, load_checkpoint
+from ..convert.checkpoint import load_checkpoint
+from ..convert.layouts import NATIVE
 from ..errors import ArgumentError
 from ..formats import FORMAT, decode_metadata, read_metadata
-from ..hub import fetch
+from ..hub import HF_HUB, fetch, fetch_repo
 from ..labels import label_names
 from ._base import InceptionNet
 from ._features import FeatureExtractor
@@ -47,7 +48,8 @@ def create_model(
             first conv is adapted.
         weights: ``True`` for the network's default published weights, a weight tag from
             ``model_info(name).weight_tags`` (e.g. ``"timm:inception_v3.tv_in1k"``; downloaded
-            once and checked against the hash its source publishes), or a checkpoint file: ours,
+            once and checked against the hash its source publishes), a Hugging Face repository of
+            ours or timm's (``"hf-hub:ORG/NAME[@REVISION]"``, likewise), or a checkpoint file: ours,
             or one saved from torchvision, timm, Cadene's pretrainedmodels or facenet-pytorch
             (``.pth``/``.pt`` or ``.safetensors``; the source is recognised from its keys). A
             different ``num_classes`` keeps the backbone and starts a new classifier, with a warning.
@@ -117,6 +119,9 @@ def resolve_weights(card: ModelCard, weights: str | os.PathLike | bool) -> tuple
     """The local file for ``weights`` (downloading a tag's file if needed), and its entry if it is a tag."""
     if weights is False:
         raise ArgumentError("weights=False: pass None for no weights")
+    if isinstance(weights, str) and weights.startswith(HF_HUB):
+        repo = fetch_repo(weights)
+        return repo.weights, repo.entry
     if _is_tag(card, weights):
         entry = card.weight_entry(weights)
         return fetch(entry), entry

@@ -11,7 +11,7 @@ import numpy as np
 import torch
 
 from .._files import atomic_output
-from ..convert import load_pickle
+from ..convert.checkpoint import load_pickle
 from ..errors import ArgumentError
 
 __all__ = [
