@@ -123,6 +123,23 @@ def test_truncated_files_are_refused_clearly(tmp_path, googlenet_state):
             create_model("googlenet", weights=cut)
 
 
+def test_any_random_bytes_are_named_not_a_checkpoint(tmp_path):
+    """Random bytes trip the unpickler in many ways (IndexError, KeyError, a wild protocol number): one message."""
+    import random
+    import warnings
+
+    from inception_zoo.convert import load_pickle
+
+    generator = random.Random(0)
+    path = tmp_path / "junk.pth"
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        for _ in range(400):
+            path.write_bytes(generator.randbytes(512))
+            with pytest.raises(ValueError, match=r"junk\.pth is not a readable checkpoint \(truncated or corrupt\?\)"):
+                load_pickle(path)
+
+
 def test_missing_file():
     with pytest.raises(FileNotFoundError, match="no checkpoint file at"):
         create_model("googlenet", weights="/nonexistent/weights.pth")

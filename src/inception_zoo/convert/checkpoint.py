@@ -51,7 +51,9 @@ def load_pickle(path: str | os.PathLike, what: str = "checkpoint") -> object:
     """``torch.load`` with ``weights_only=True``: a file that would run code is refused and nothing in it
     runs; a file that is not a checkpoint at all (truncated, corrupt, random bytes) is named as such."""
     try:
-        return torch.load(path, map_location="cpu", weights_only=True)
+        with warnings.catch_warnings():  # random bytes read as a pickle's protocol number: said below instead
+            warnings.filterwarnings("ignore", message="Detected pickle protocol")
+            return torch.load(path, map_location="cpu", weights_only=True)
     except FileNotFoundError:
         raise
     except pickle.UnpicklingError as e:
@@ -65,9 +67,13 @@ def load_pickle(path: str | os.PathLike, what: str = "checkpoint") -> object:
         raise ArgumentError(
             f"{path} is not a readable {what} (truncated or corrupt?): not a pickle of tensors"
         ) from None
-    except (EOFError, RuntimeError, OSError, ValueError) as e:
+    except (EOFError, RuntimeError, OSError) as e:  # torch's and the zip reader's own words
         reason = str(e).splitlines()[0] if str(e) else type(e).__name__
         raise ArgumentError(f"{path} is not a readable {what} (truncated or corrupt?): {reason}") from None
+    except Exception:  # the unpickler tripping over bytes that are no pickle (IndexError, KeyError, ...)
+        raise ArgumentError(
+            f"{path} is not a readable {what} (truncated or corrupt?): not a pickle of tensors"
+        ) from None
 
 
 def _unwrap(state: object, path: Path) -> dict[str, torch.Tensor]:
