@@ -49,6 +49,7 @@ bench: install-test
 	$(PY) benchmarks/int8.py --markdown
 	$(PY) benchmarks/optimizer_step.py --markdown
 	$(PY) benchmarks/serve_load.py --markdown
+	$(PY) benchmarks/predict.py --markdown
 
 lint: install-test
 	$(VENV)/bin/ruff check src tests benchmarks

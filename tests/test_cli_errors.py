@@ -357,7 +357,7 @@ def test_torch_export_warns_of_nothing(weights, tmp_path):
 
 
 def test_help_shows_each_options_default():
-    for argv, shown in ((["predict", "--help"], ["--topk TOPK", "(default: 5)", "(default: 8)"]),
+    for argv, shown in ((["predict", "--help"], ["--topk TOPK", "(default: 5)", "(default: 32)"]),
                         (["train", "--help"], ["default: 10", "(default: 32)"])):  # fmt: skip
         done = run(*argv)
         assert done.returncode == 0 and all(text in " ".join(done.stdout.split()) for text in shown), argv
@@ -371,6 +371,7 @@ BAD_ARGUMENTS = {
     "weights": ["zzz*"],
     "recipes": ["--no-such-flag"],
     "predict": ["x.png", "--weights", "missing.safetensors"],
+    "embed": ["x.png"],
     "convert": ["missing.pth", "out.safetensors"],
     "serve": [],
     "export": [],

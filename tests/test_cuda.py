@@ -76,3 +76,26 @@ def test_fp16_training_saves_and_resumes_its_gradient_scaler(tmp_path):
     train(TrainConfig(resume=str(run / "last.pt"), epochs=3))
     resumed = torch.load(run / "last.pt", map_location="cpu", weights_only=True)
     assert resumed["scaler"]["scale"] <= 64.0
+
+
+@pytest.mark.parametrize("options", [{}, {"compute_dtype": "bfloat16"}, {"compile": True}])
+def test_batch_predict_and_embed_on_the_gpu_agree_with_the_cpu(tmp_path, options):
+    import numpy as np
+    from PIL import Image
+
+    from inception_zoo import embed, predict, predict_to_file
+
+    rng = np.random.default_rng(0)
+    for i in range(10):
+        Image.fromarray(rng.integers(0, 256, (90, 120, 3), dtype=np.uint8)).save(tmp_path / f"{i}.jpg")
+    torch.manual_seed(0)
+    model = randomize_batchnorm(create_model("googlenet"))
+    cpu = list(predict(model, tmp_path, device="cpu", workers=0))
+    gpu = list(predict(model, tmp_path, device="cuda", workers=2, batch_size=4, **options))
+    tolerance = 2e-2 if options.get("compute_dtype") else 1e-4
+    for a, b in zip(cpu, gpu, strict=True):
+        assert a.path == b.path and a.top[0]["score"] == pytest.approx(b.top[0]["score"], rel=tolerance)
+    vectors = [e.vector for e in embed(model, tmp_path, device="cuda", **options)]
+    assert len(vectors) == 10 and all(np.isfinite(v).all() for v in vectors)
+    summary = predict_to_file(model, tmp_path, tmp_path / "p.parquet", device="cuda", progress=False, **options)
+    assert (summary.images, summary.errors) == (10, 0)

@@ -13,13 +13,12 @@ from fastapi.testclient import TestClient
 from PIL import Image
 
 from conftest import max_relative_error, randomize_batchnorm
-from inception_zoo import create_model, load_model, transforms_for
+from inception_zoo import create_model, load_model, predict, transforms_for
 from inception_zoo.cli import main
 from inception_zoo.data.datasets import DigitsDataset
 from inception_zoo.evaluate import evaluate
 from inception_zoo.export import export
 from inception_zoo.optimize import quantize_int8
-from inception_zoo.predict import predict
 from inception_zoo.runtime import OnnxModel
 from inception_zoo.serve import create_app
 

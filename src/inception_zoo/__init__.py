@@ -20,12 +20,16 @@ __all__ = [
     "TrainOutput",
     "__version__",
     "create_model",
+    "embed",
+    "embed_to_file",
     "from_pretrained",
     "inception_loss",
     "list_models",
     "load_model",
     "model_info",
     "optimize_for_inference",
+    "predict",
+    "predict_to_file",
     "push_to_hub",
     "quantize_int8",
     "save_pretrained",
@@ -52,10 +56,15 @@ __getattr__, __dir__ = lazy_exports(
         "optimize_for_inference": ".optimize.inference",
         "quantize_int8": ".optimize.int8",
         "transforms_for": ".data.transforms",
+        "predict": ".batch.api",
+        "predict_to_file": ".batch.api",
+        "embed": ".batch.api",
+        "embed_to_file": ".batch.api",
     },
 )
 
 if TYPE_CHECKING:
+    from .batch.api import embed, embed_to_file, predict, predict_to_file
     from .data.transforms import transforms_for
     from .losses import inception_loss
     from .models._base import InceptionNet, TrainForward, TrainOutput

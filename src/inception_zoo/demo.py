@@ -12,10 +12,10 @@ import sys
 import time
 from pathlib import Path
 
+from .batch.api import predict
 from .data.datasets import DigitsDataset
 from .errors import ArgumentError, InceptionZooError
 from .evaluate import evaluate
-from .predict import predict
 from .train.config import TrainConfig
 from .train.folder import RunFolder
 from .train.loop import train
@@ -67,7 +67,7 @@ def _demo(output: Path, epochs: int, overwrite: bool) -> int:
     for i in range(4):
         image, target = val[i]
         image.save(samples / f"digit_{i}_true_{target}.png")
-    predictions = predict(model, [samples], topk=3)
+    predictions = list(predict(model, samples, topk=3, workers=0))
 
     print()
     print(f"inception-zoo demo: {MODEL} on scikit-learn's handwritten digits ({len(val)} validation images)")

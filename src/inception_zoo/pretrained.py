@@ -25,7 +25,7 @@ from .models._builder import create_model
 from .models._zoo import list_models, registered
 from .weights import load_model, save_weights
 
-__all__ = ["from_pretrained", "push_to_hub", "save_pretrained"]
+__all__ = ["from_pretrained", "open_model", "push_to_hub", "save_pretrained"]
 
 WEIGHTS_FILE = "model.safetensors"
 
@@ -88,6 +88,24 @@ def from_pretrained(source: str | os.PathLike, *, revision: str | None = None) -
     if read_metadata(repo.weights).get("format") == FORMAT:
         return load_model(repo.weights)
     return create_model(_network_of(spec, repo.config), weights=spec)
+
+
+def open_model(model: str | None = None, weights: str | os.PathLike | None = None, *, onnx: bool = True) -> nn.Module:
+    """A trained model for inference, named as the command line names it: a network (with its published
+    weights, or ``weights``: a tag or a checkpoint file, whose classifier must fit), or ``weights`` alone:
+    one of our files, an ``hf-hub:ORG/NAME`` repository, or (with ``onnx``) an ``.onnx`` file of ours."""
+    if model:
+        return create_model(model, weights=weights if weights else True, require_trained_head=True)
+    if weights and str(weights).startswith(HF_HUB):
+        return from_pretrained(str(weights))
+    if weights:
+        if str(weights).endswith(".onnx") and not onnx:
+            raise ArgumentError("this needs the network's weights (.safetensors), not an ONNX file", option="weights")
+        return load_model(weights)
+    raise ArgumentError(
+        "give a network (model=NAME, with its default weights or weights=...) or weights=FILE of ours",
+        cli="pass --model NAME (with its default weights, or --weights), or --weights FILE of ours",
+    )
 
 
 def _network_of(spec: str, config: dict) -> str:

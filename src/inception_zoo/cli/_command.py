@@ -70,20 +70,11 @@ def model_from(args: argparse.Namespace, *, onnx: bool = False):
     """``--model NAME [--weights W]`` (default: the network's published weights) or ``--weights FILE`` of
     ours (with ``onnx``, also an exported or int8 ``.onnx`` file, run by ONNX Runtime)."""
     from ..errors import ArgumentError
-    from ..hub import HF_HUB
-    from ..models._builder import create_model
-    from ..pretrained import from_pretrained
-    from ..weights import load_model
+    from ..pretrained import open_model
 
-    if args.model:  # for inference: a classifier the file cannot supply is an error, not a warning
-        return create_model(args.model, weights=args.weights if args.weights else True, require_trained_head=True)
-    if args.weights and args.weights.startswith(HF_HUB):
-        return from_pretrained(args.weights)
-    if args.weights:
-        if args.weights.endswith(".onnx") and not onnx:
-            raise ArgumentError(f"{args.command} needs the network's weights (.safetensors), not an ONNX file")
-        return load_model(args.weights)
-    raise ArgumentError("pass --model NAME (with its default weights, or --weights), or --weights FILE of ours")
+    if args.weights and args.weights.endswith(".onnx") and not onnx and not args.model:
+        raise ArgumentError(f"{args.command} needs the network's weights (.safetensors), not an ONNX file")
+    return open_model(args.model, args.weights, onnx=onnx)
 
 
 def add_config_options(parser: argparse.ArgumentParser, config: type) -> None:

@@ -60,15 +60,18 @@ def _images_for(model, paths: list[str], limit: int):
     """Up to ``limit`` image files under ``paths`` with the model's eval preprocessing, as one batch."""
     import torch
 
+    from ..batch.inputs import check_inputs, count_items, walk_items
+    from ..batch.loading import preprocess
     from ..data.transforms import transforms_for
-    from ..predict import expand_images, read_image
 
-    files, transform, images = expand_images(paths), transforms_for(model), []
-    for path in (files[i] for i in _spread(len(files), limit)):
-        try:
-            images.append(read_image(path, transform))
-        except ArgumentError as e:
-            print(f"skipped {path}: {e}", file=sys.stderr)
+    files, transform, images = check_inputs(paths), transforms_for(model), []
+    wanted = set(_spread(count_items(files), limit))
+    for item, load in walk_items(files):
+        if item.index in wanted:
+            try:
+                images.append(preprocess(load(), transform))
+            except ArgumentError as e:
+                print(f"skipped {item.path}: {e}", file=sys.stderr)
     if not images:
         raise ArgumentError(f"no readable images in {', '.join(paths)}")
     return torch.stack(images)

@@ -29,6 +29,7 @@ from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 from torch.utils.data import DataLoader, DistributedSampler, Sampler
 from tqdm import tqdm
 
+from .. import distributed
 from .._files import atomic_output
 from ..data.datasets import Transformed, collate_skipping, load_datasets
 from ..data.options import DATASETS
@@ -40,7 +41,6 @@ from ..models._base import TrainForward
 from ..models._builder import create_model
 from ..models._zoo import model_info
 from ..weights import save_weights
-from . import distributed
 from .checkpoint import read_checkpoint, restore_rng_state, rng_state, seed_everything, write_checkpoint
 from .config import TrainConfig
 from .folder import RunFolder
