@@ -19,8 +19,10 @@ timm's inference.py is not in timm's wheel: ``--timm-inference`` names a copy (f
 repository at the installed version's tag); without it, it is downloaded from there once.
 
 Memory: ``inception-zoo predict`` over the first 1,000 and then all 10,000 of a generated folder
-(a small network, ``--memory-model``, so that the run is short), its peak resident memory summed
-over the process and its decode workers, sampled every 20 ms from /proc (Linux).
+(a small network, ``--memory-model``, so that the run is short), its peak memory: the proportional
+set size (PSS) summed over the process and its decode workers, sampled every 20 ms from /proc
+(Linux). PSS, not RSS: a forked worker's RSS counts the pages it shares with its parent again, and
+grows as it touches them, without any more memory in use. ``--rounds 0`` measures memory only.
 """
 
 from __future__ import annotations
@@ -108,8 +110,9 @@ def model_only(name: str, weights: Path, batch_size: int, images: int) -> float:
     return calls * batch_size / (time.perf_counter() - start)
 
 
-def tree_rss(pid: int) -> int:
-    """Resident bytes of ``pid`` and its descendants, from /proc."""
+def tree_pss(pid: int) -> int:
+    """Proportional set size of ``pid`` and its descendants, from /proc: resident memory with each page
+    shared among them (the workers are forked) counted once, not once per process."""
     children: dict[int, list[int]] = {}
     for entry in os.scandir("/proc"):
         if entry.name.isdigit():
@@ -122,13 +125,14 @@ def tree_rss(pid: int) -> int:
     while todo:
         p = todo.pop()
         todo += children.get(p, [])
-        with contextlib.suppress(OSError):  # a process that ended meanwhile
-            total += int(Path(f"/proc/{p}/statm").read_text().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+        with contextlib.suppress(OSError, StopIteration):  # a process that ended meanwhile
+            rollup = Path(f"/proc/{p}/smaps_rollup").read_text().splitlines()
+            total += int(next(line for line in rollup if line.startswith("Pss:")).split()[1]) * 1024
     return total
 
 
-def peak_rss(command: list[str]) -> tuple[int, float]:
-    """(peak resident bytes of the process tree, seconds) of ``command``."""
+def peak_memory(command: list[str]) -> tuple[int, float]:
+    """(peak proportional set size of the process tree, in bytes; seconds) of ``command``."""
     start = time.perf_counter()
     job = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     peak = 0
@@ -137,7 +141,7 @@ def peak_rss(command: list[str]) -> tuple[int, float]:
     def sample():
         nonlocal peak
         while not stop.is_set():
-            peak = max(peak, tree_rss(job.pid))
+            peak = max(peak, tree_pss(job.pid))
             time.sleep(0.02)
 
     sampler = threading.Thread(target=sample)
@@ -168,8 +172,6 @@ def main() -> None:
     parser.add_argument("--markdown", action="store_true")
     args = parser.parse_args()
 
-    import timm
-
     from inception_zoo.batch.options import default_workers
 
     cache = Path(args.cache)
@@ -194,6 +196,15 @@ def main() -> None:
                 "--batch-size", str(args.batch_size), "--workers", str(workers), "--device", "cpu", "--topk", "5",
                 "--results-dir", str(out), "--results-format", "csv", "--no-console-results"]  # fmt: skip
 
+    if args.rounds:
+        speed(args, ours_cmd, timm_cmd, weights, workers)
+    if args.memory:
+        memory(args, cache, out, workers)
+
+
+def speed(args, ours_cmd: list[str], timm_cmd: list[str], weights: Path, workers: int) -> None:
+    import timm
+
     rates: dict[str, list[float]] = {"ours": [], "timm": [], "model": []}
     for _ in range(args.rounds):
         rates["ours"].append(args.images / timed(ours_cmd))
@@ -215,19 +226,20 @@ def main() -> None:
     ]
     _table(["", "images/s, median (min-max)", "ratio"], rows, args.markdown)
 
-    if args.memory:
-        small = inception_zoo.save_weights(inception_zoo.create_model(args.memory_model), cache / "small.safetensors")
-        memory_rows = []
-        for count in args.memory:
-            listed = cache / f"first-{count}.txt"
-            listed.write_text("".join(f"images/{i:06d}.jpg\n" for i in range(count)))
-            peak, seconds = peak_rss([sys.executable, "-m", "inception_zoo", "predict", str(listed), "--weights",
-                                      str(small), "--output", str(out / "memory.csv"), "--overwrite",
-                                      "--batch-size", str(args.batch_size), "--workers", str(workers)])  # fmt: skip
-            memory_rows.append([f"{count:,}", f"{peak / 2**20:.0f} MiB", f"{count / seconds:.0f}"])
-        print()
-        print(f"peak resident memory of inception-zoo predict ({args.memory_model}, process and workers)")
-        _table(["images", "peak RSS", "images/s"], memory_rows, args.markdown)
+
+def memory(args, cache: Path, out: Path, workers: int) -> None:
+    small = inception_zoo.save_weights(inception_zoo.create_model(args.memory_model), cache / "small.safetensors")
+    memory_rows = []
+    for count in args.memory:
+        listed = cache / f"first-{count}.txt"
+        listed.write_text("".join(f"images/{i:06d}.jpg\n" for i in range(count)))
+        peak, seconds = peak_memory([sys.executable, "-m", "inception_zoo", "predict", str(listed), "--weights",
+                                  str(small), "--output", str(out / "memory.csv"), "--overwrite",
+                                  "--batch-size", str(args.batch_size), "--workers", str(workers)])  # fmt: skip
+        memory_rows.append([f"{count:,}", f"{peak / 2**20:.0f} MiB", f"{count / seconds:.0f}"])
+    print()
+    print(f"peak memory of inception-zoo predict ({args.memory_model}, PSS of the process and its workers)")
+    _table(["images", "peak PSS", "images/s"], memory_rows, args.markdown)
 
 
 def _table(header: list[str], rows: list[list[str]], markdown: bool) -> None:

@@ -28,7 +28,6 @@ from tqdm import tqdm
 
 from .. import distributed
 from .._files import writable
-from ..data.transforms import transforms_for
 from ..errors import ArgumentError
 from ..models._base import InceptionNet
 from ..optimize.inference import optimize_for_inference
@@ -109,7 +108,7 @@ def stream(task, inputs, options: RunOptions) -> Iterator:
         raise ArgumentError("under torchrun, write to a file (an output): each process writes its share of it")
     device = distributed.local_device(options.device)
     network = prepare_network(task.network(), device, options)
-    transform = transforms_for(task.model)
+    transform = task.transform()
     if _is_paths(inputs):
         inputs = [inputs]
     inputs = iter(inputs)
@@ -253,7 +252,7 @@ def _run_parts(task, paths, todo, output: Output, parts: Path, options: RunOptio
     network = prepare_network(task.network(), device, options)
     workers = default_workers() if options.workers is None else options.workers
     batches = load_batches(
-        paths, transforms_for(task.model), todo, batch_size=options.batch_size, workers=workers,
+        paths, task.transform(), todo, batch_size=options.batch_size, workers=workers,
         pin=device.type == "cuda",
     )  # fmt: skip
     ranges = iter(todo)

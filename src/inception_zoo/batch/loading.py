@@ -109,9 +109,19 @@ def load_batches(
     )
 
 
+def _each_image(images: Iterable) -> Iterator:
+    """The images of ``images``, where an element may also be a whole batch (an NCHW tensor, NHWC array)."""
+    for image in images:
+        if getattr(image, "ndim", 0) == 4:
+            yield from image
+        else:
+            yield image
+
+
 def batches_of_images(images: Iterable, transform, batch_size: int) -> Iterator[Batch]:
-    """Batches of in-memory images (PIL images, HWC uint8 arrays, CHW tensors), preprocessed here."""
-    numbered = enumerate(images)
+    """Batches of in-memory images (PIL images, HWC uint8 arrays, CHW tensors, or batches of them: NCHW
+    tensors, NHWC arrays), preprocessed here."""
+    numbered = enumerate(_each_image(images))
     while chunk := list(itertools.islice(numbered, batch_size)):
         tensors: list[torch.Tensor | str] = []
         for _, image in chunk:

@@ -17,7 +17,6 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from ..data.transforms import transforms_for
 from ..errors import ArgumentError
 from ..pretrained import open_model
 from .inputs import Item
@@ -35,7 +34,7 @@ class _OnRay:
         self.task = task
         self.device = torch.device(options.device or ("cuda" if torch.cuda.is_available() else "cpu"))
         self.network = prepare_network(task.network(), self.device, options)
-        self.transform = transforms_for(task.model)
+        self.transform = task.transform()
 
     def _rows(self, batch: dict) -> tuple[dict, list]:
         column = next((c for c in IMAGE_COLUMNS if c in batch), None)

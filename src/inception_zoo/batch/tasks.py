@@ -15,6 +15,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from ..data.transforms import transforms_for
 from ..errors import ArgumentError
 from ..models._base import InceptionNet
 from .loading import Batch
@@ -66,6 +67,10 @@ class TopK:
     def options(self) -> dict:
         return {"topk": self.k}
 
+    def transform(self):
+        """What each image goes through before the network: the weights' own preprocessing."""
+        return transforms_for(self.model)
+
     def network(self) -> nn.Module:
         return self.model
 
@@ -113,6 +118,9 @@ class EmbeddingTask:
     @property
     def options(self) -> dict:
         return {"layer": self.layer, "dtype": self.dtype, "dim": self.dim}
+
+    def transform(self):
+        return transforms_for(self.model)
 
     def network(self) -> nn.Module:
         """A copy of the network whose output is the embedding."""

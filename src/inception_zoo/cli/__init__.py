@@ -16,7 +16,7 @@ import sys
 from .._version import __version__
 from ..errors import ArgumentError, InceptionZooError
 from ..optimize.memory import keep_freed_memory
-from . import catalog, convert, export, predict, serve, train
+from . import catalog, convert, export, fid, predict, serve, train
 from ._command import Command
 
 __all__ = ["build_parser", "main"]
@@ -27,6 +27,7 @@ COMMANDS: tuple[Command, ...] = (
     *convert.COMMANDS,
     *serve.COMMANDS,
     *export.COMMANDS,
+    *fid.COMMANDS,
     *train.COMMANDS,
 )
 
@@ -38,7 +39,9 @@ def build_parser() -> argparse.ArgumentParser:
     for command in COMMANDS:
         command_parser = sub.add_parser(command.name, help=command.help, description=command.help)
         command.arguments(command_parser)
-        command_parser.set_defaults(run=command.run, command_parser=command_parser)
+        command_parser.set_defaults(
+            run=command.run, command_parser=command_parser, keeps_freed_memory=command.keeps_freed_memory
+        )
     return parser
 
 
@@ -69,7 +72,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def _run(argv: list[str] | None) -> int:
     args = build_parser().parse_args(argv)
-    if os.environ.get("INCEPTION_ZOO_KEEP_FREED_MEMORY", "1") != "0":
+    if args.keeps_freed_memory and os.environ.get("INCEPTION_ZOO_KEEP_FREED_MEMORY", "1") != "0":
         keep_freed_memory()  # large activations reuse their pages instead of faulting in fresh ones
     try:
         return args.run(args)

@@ -30,6 +30,9 @@ class Command:
     help: str
     arguments: Callable[[argparse.ArgumentParser], None]
     run: Callable[[argparse.Namespace], int]
+    # Keep freed memory for reuse (optimize/memory.py): right for repeated same-sized calls; a stream
+    # of millions of images fragments a heap that is never trimmed, so the batch commands do without.
+    keeps_freed_memory: bool = True
 
 
 def positive_int(text: str) -> int:

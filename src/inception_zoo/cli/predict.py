@@ -114,6 +114,18 @@ def run_embed(args: argparse.Namespace) -> int:
 
 
 COMMANDS = (
-    Command("predict", "top-k classes of images, folders, lists or tar shards", predict_arguments, run_predict),
-    Command("embed", "embeddings (pooled features) of images, to .parquet or .npy", embed_arguments, run_embed),
+    Command(
+        "predict",
+        "top-k classes of images, folders, lists or tar shards",
+        predict_arguments,
+        run_predict,
+        keeps_freed_memory=False,
+    ),
+    Command(
+        "embed",
+        "embeddings (pooled features) of images, to .parquet or .npy",
+        embed_arguments,
+        run_embed,
+        keeps_freed_memory=False,
+    ),
 )
