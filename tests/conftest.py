@@ -29,6 +29,24 @@ def randomize_batchnorm(model: nn.Module, seed: int = 0) -> nn.Module:
     return model.eval()
 
 
+def fid_reference_weights(path: Path) -> Path:
+    """Random weights of the FID network (the 2015 graph, 1008 classes) in pytorch-fid's and torch-fidelity's
+    file layout, with BatchNorm statistics measured on a batch so that activations stay of order 1 as with
+    trained weights, and logits of a few units (no class with probability 0)."""
+    import torchvision
+
+    torch.manual_seed(0)
+    network = torchvision.models.inception_v3(num_classes=1008, aux_logits=False, init_weights=True)
+    for module in network.modules():
+        if isinstance(module, nn.BatchNorm2d):
+            module.momentum = None  # the batch's own statistics
+    with torch.no_grad():
+        network.train()(torch.rand(6, 3, 299, 299) * 2 - 1)
+        network.fc.weight.mul_(0.01)
+    torch.save(network.eval().state_dict(), path)
+    return path
+
+
 def max_relative_error(ours: torch.Tensor, reference: torch.Tensor) -> float:
     return ((ours - reference).abs().max() / reference.abs().max()).item()
 

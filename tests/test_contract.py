@@ -213,7 +213,7 @@ def test_small_input_build_has_an_exact_minimum_too(name):
     with torch.device("meta"):
         model = registered(name).build(small_input=True).eval()
         size = model.min_input_size
-        assert model.forward_train(torch.empty(1, 3, size, size)).logits.shape == (1, 1000)
+        assert model.forward_train(torch.empty(1, 3, size, size)).logits.shape == (1, model.num_classes)
         with pytest.raises(ValueError, match=rf"at least {size}x{size} pixels"):
             model(torch.empty(1, 3, size - 1, size))
         if size > 1:

@@ -78,9 +78,9 @@ def test_every_network_with_public_weights_has_entries():
 @pytest.mark.parametrize("name, entry", ENTRIES, ids=[f"{n}-{e.tag}" for n, e in ENTRIES])
 def test_entry_is_complete(name, entry):
     source, _, rest = entry.tag.partition(":")
-    assert source in {"torchvision", "timm", "cadene", "facenet"} and rest
+    assert source in {"torchvision", "timm", "cadene", "facenet", "pytorch-fid", "torch-fidelity"} and rest
     assert entry.url.startswith(("https://", "http://")) and entry.cache_name
-    assert entry.metrics_source
+    assert entry.metrics_source or entry.labels == "none"  # the FID network: no classes to be accurate on
     if entry.labels == "imagenet-1k":
         assert 60 < entry.top1 < 90 and entry.top1 < entry.top5 < 100
     preprocessing_for(name, entry)  # valid values

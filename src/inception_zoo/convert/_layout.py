@@ -13,11 +13,16 @@ Rule = tuple[str, str | Callable[[re.Match], str]]
 @dataclass(frozen=True)
 class Reader:
     """A library whose model of the network loads this layout: its name, its name for our classifier
-    (``head.fc``), and how its user builds the model (``{num_classes}`` filled in)."""
+    (``head.fc``), how its user builds the model (``{num_classes}`` filled in), and which of the
+    layout's networks that model computes (``models``; empty: all of them)."""
 
     library: str
     classifier: str
     builds: str
+    models: tuple[str, ...] = ()
+
+    def computes(self, name: str) -> bool:
+        return not self.models or name in self.models
 
 
 @dataclass(frozen=True)

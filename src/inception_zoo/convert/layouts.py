@@ -53,9 +53,14 @@ def export_state_dict(model: nn.Module, library: str) -> tuple[dict[str, torch.T
     if library not in READERS:
         raise ArgumentError(f"no library {library!r} to write weights for; choose one of {', '.join(READERS)}")
     name = model.name
-    layout = next((layout for layout in LAYOUTS if name in layout.models and layout.reader(library)), None)
+    layout = next(
+        (layout for layout in LAYOUTS if name in layout.models and (r := layout.reader(library)) and r.computes(name)),
+        None,
+    )
     if layout is None:
-        offered = sorted({r.library for layout in LAYOUTS if name in layout.models for r in layout.readers})
+        offered = sorted(
+            {r.library for layout in LAYOUTS if name in layout.models for r in layout.readers if r.computes(name)}
+        )
         also = f"; {name} goes to {', '.join(offered)}" if offered else f"; no other library has {name}"
         raise ArgumentError(f"{library} has no model of {name} to write its weights for{also}")
     config = model.config or {}

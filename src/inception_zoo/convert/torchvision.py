@@ -84,7 +84,8 @@ _V3_BRANCHES = {
 
 INCEPTION_V3 = Layout(
     source="torchvision/timm inception_v3",
-    models=("inception_v3",),
+    # pytorch-fid's and torch-fidelity's FID network keeps torchvision's names (and 1008 classes)
+    models=("inception_v3", "fid_inception_v3"),
     signature=("Mixed_5b.branch1x1.conv.weight",),
     rules=(
         (r"^AuxLogits\.", "aux_heads.Mixed_6e."),
@@ -102,8 +103,14 @@ INCEPTION_V3 = Layout(
             "torchvision",
             "fc",
             "torchvision.models.inception_v3(num_classes={num_classes}, aux_logits={aux_logits}, init_weights=False)",
+            models=("inception_v3",),
         ),
-        Reader("timm", "fc", "timm.create_model('inception_v3', num_classes={num_classes}, aux_logits={aux_logits})"),
+        Reader(
+            "timm",
+            "fc",
+            "timm.create_model('inception_v3', num_classes={num_classes}, aux_logits={aux_logits})",
+            models=("inception_v3",),
+        ),
     ),
 )
 

@@ -90,14 +90,16 @@ class InceptionD(Branches):
 
 
 class InceptionE(Branches):
-    """8x8 module with expanded filter banks (Fig. 7)."""
+    """8x8 module with expanded filter banks (Fig. 7); ``max_pool``: the pooling branch max-pools (the
+    2015 TensorFlow graph's last module, which FID is computed with)."""
 
-    def __init__(self, in_chs: int, *, conv: ConvFactory, count_include_pad: bool):
+    def __init__(self, in_chs: int, *, conv: ConvFactory, count_include_pad: bool, max_pool: bool = False):
+        pool = nn.MaxPool2d(3, stride=1, padding=1) if max_pool else avg_pool_3x3(count_include_pad)
         super().__init__(
             conv(in_chs, 320, 1),
             nn.Sequential(conv(in_chs, 384, 1), split_1x3_3x1(384, 384, conv)),
             nn.Sequential(conv(in_chs, 448, 1), conv(448, 384, 3, padding="same"), split_1x3_3x1(384, 384, conv)),
-            nn.Sequential(avg_pool_3x3(count_include_pad), conv(in_chs, 192, 1)),
+            nn.Sequential(pool, conv(in_chs, 192, 1)),
         )
 
 
@@ -110,6 +112,7 @@ class InceptionV3(InceptionNet):
         drop_rate: float = 0.2,
         aux_logits: bool = False,
         count_include_pad: bool = True,
+        last_max_pool: bool = False,
         small_input: bool = False,
     ):
         conv: ConvFactory = partial(ConvNormAct, norm_eps=1e-3)
@@ -133,7 +136,7 @@ class InceptionV3(InceptionNet):
             # N x 768 x 17 x 17
             Mixed_7a=InceptionD(768, conv=conv),
             Mixed_7b=InceptionE(1280, conv=conv, **pools),
-            Mixed_7c=InceptionE(2048, conv=conv, **pools),
+            Mixed_7c=InceptionE(2048, conv=conv, max_pool=last_max_pool, **pools),
             # N x 2048 x 8 x 8
         )
         aux = {"Mixed_6e": InceptionV3Aux(768, num_classes, conv=conv)} if aux_logits else None
@@ -178,4 +181,41 @@ register_model(
         aux_loss_weight=0.4,
         weights=WEIGHTS,
     ),
+)
+
+
+# The network FID, KID and the Inception Score are computed with: the 2015-12-05 TensorFlow graph
+# (1008 classes) as pytorch-fid and torch-fidelity port it. Its 3x3 average pools leave the padding
+# out (TensorFlow's SAME pooling), and the last module's pooling branch max-pools.
+FID_GRAPH = "the 2015-12-05 TensorFlow Inception graph behind FID (1008 outputs; not ImageNet-1k classes)"
+
+register_model(
+    "fid_inception_v3",
+    InceptionV3,
+    ModelCard(
+        paper=RETHINKING,
+        preprocessing=Preprocessing(
+            input_size=(3, 299, 299), crop_pct=1.0, interpolation="bilinear", mean=INCEPTION_MEAN, std=INCEPTION_STD
+        ),
+        references=("pytorch-fid InceptionV3", "torch-fidelity inception-v3-compat"),
+        weights=(
+            WeightEntry(
+                tag="pytorch-fid:2015-12-05",
+                url="https://github.com/mseitzer/pytorch-fid/releases/download/fid_weights/pt_inception-2015-12-05-6726825d.pth",
+                num_classes=1008,
+                labels="none",
+                notes=FID_GRAPH,
+            ),
+            WeightEntry(
+                tag="torch-fidelity:2015-12-05",
+                url="https://github.com/toshas/torch-fidelity/releases/download/v0.2.0/weights-inception-2015-12-05-6726825d.pth",
+                num_classes=1008,
+                labels="none",
+                notes=FID_GRAPH,
+            ),
+        ),
+    ),
+    defaults=dict(num_classes=1008),
+    count_include_pad=False,
+    last_max_pool=True,
 )
