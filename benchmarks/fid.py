@@ -26,6 +26,8 @@ import torch
 from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+from predict import print_table  # noqa: E402
+
 from conftest import fid_reference_weights  # noqa: E402
 
 PYTORCH_FID = """
@@ -102,14 +104,7 @@ def main() -> None:
           f"torch-fidelity {torch_fidelity.__version__}; {os.cpu_count()} CPU cores; 2 x {args.images} PNGs 256x256, "
           f"batch {args.batch_size}, {workers} decode workers")  # fmt: skip
     header = ["reference", "its images/s", "ours images/s", "ours / reference", "its FID", "our FID", "rel. diff"]
-    if args.markdown:
-        print("| " + " | ".join(header) + " |")
-        print("|" + "---|" * len(header))
-        for row in rows:
-            print("| " + " | ".join(row) + " |")
-    else:
-        for row in [header, *rows]:
-            print("  ".join(f"{c:<16}" for c in row).rstrip())
+    print_table(header, rows, args.markdown)
 
 
 if __name__ == "__main__":

@@ -224,7 +224,7 @@ def speed(args, ours_cmd: list[str], timm_cmd: list[str], weights: Path, workers
         ["ours / timm", "", f"{statistics.median(vs_timm):.2f}x ({min(vs_timm):.2f}-{max(vs_timm):.2f})"],
         ["ours / model alone", "", f"{statistics.median(vs_model):.0%} ({min(vs_model):.0%}-{max(vs_model):.0%})"],
     ]
-    _table(["", "images/s, median (min-max)", "ratio"], rows, args.markdown)
+    print_table(["", "images/s, median (min-max)", "ratio"], rows, args.markdown)
 
 
 def memory(args, cache: Path, out: Path, workers: int) -> None:
@@ -239,10 +239,11 @@ def memory(args, cache: Path, out: Path, workers: int) -> None:
         memory_rows.append([f"{count:,}", f"{peak / 2**20:.0f} MiB", f"{count / seconds:.0f}"])
     print()
     print(f"peak memory of inception-zoo predict ({args.memory_model}, PSS of the process and its workers)")
-    _table(["images", "peak PSS", "images/s"], memory_rows, args.markdown)
+    print_table(["images", "peak PSS", "images/s"], memory_rows, args.markdown)
 
 
-def _table(header: list[str], rows: list[list[str]], markdown: bool) -> None:
+def print_table(header: list[str], rows: list[list[str]], markdown: bool) -> None:
+    """Rows as a Markdown table, or as plain columns (the FID benchmark's too)."""
     if markdown:
         print("| " + " | ".join(header) + " |")
         print("|" + "---|" * len(header))

@@ -7,9 +7,10 @@ result does not depend on how the images were batched (beyond the network's own 
 The matrix square root: FID needs only ``tr sqrt(S1 S2)``. With ``R = S1^(1/2)`` (a symmetric
 eigendecomposition), ``S1 S2`` is similar to ``R S2 R``, which is symmetric positive semi-definite,
 so the trace is the sum of the square roots of its eigenvalues (negative rounding noise clipped to
-0). Two ``eigh`` calls in float64: no complex arithmetic, no iteration that may fail to converge
-on singular covariances (fewer images than features), and several times faster than
-``scipy.linalg.sqrtm``'s Schur method (tested against it, ill-conditioned covariances included).
+0). Two ``eigh`` calls in float64: no complex arithmetic and no iteration that may fail to converge
+on singular covariances (fewer images than features), where ``scipy.linalg.sqrtm``'s Schur method
+(pytorch-fid's) gives a complex result and fails; equal to it where it works (tested, ill-conditioned
+covariances included).
 """
 
 from __future__ import annotations
