@@ -83,7 +83,7 @@ def main() -> None:
 
     cache = Path(args.cache)
     workers = default_workers() if args.workers is None else args.workers
-    a, b = make_set(cache / "a", args.images, 1), make_set(cache / "b", args.images, 2)
+    a, b = make_set(cache / f"a-{args.images}", args.images, 1), make_set(cache / f"b-{args.images}", args.images, 2)
     weights = fid_reference_weights(cache / "pt_inception-random.pth")
     ours = [sys.executable, "-m", "inception_zoo", "fid", str(a), str(b), "--weights", str(weights),
             "--batch-size", str(args.batch_size), "--workers", str(workers)]  # fmt: skip
