@@ -21,12 +21,10 @@ import tempfile
 import time
 from pathlib import Path
 
-import numpy as np
 import torch
-from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
-from predict import print_table  # noqa: E402
+from predict import make_images, print_table  # noqa: E402
 
 from conftest import fid_reference_weights  # noqa: E402
 
@@ -43,18 +41,6 @@ metrics = torch_fidelity.calculate_metrics(input1=sys.argv[2], input2=sys.argv[3
     verbose=False, feature_extractor_weights_path=sys.argv[1], batch_size=int(sys.argv[4]), cache=False)
 print(metrics["frechet_inception_distance"])
 """
-
-
-def make_set(folder: Path, count: int, seed: int) -> Path:
-    """``count`` 256x256 PNGs of smooth random content (kept between runs)."""
-    folder.mkdir(parents=True, exist_ok=True)
-    if len(list(folder.glob("*.png"))) >= count:
-        return folder
-    rng = np.random.default_rng(seed)
-    for i in range(count):
-        small = Image.fromarray(rng.integers(0, 256, (8, 8, 3), dtype=np.uint8))
-        small.resize((256, 256), Image.BICUBIC).save(folder / f"{i:06d}.png")
-    return folder
 
 
 def run(command: list[str]) -> tuple[float, float]:
@@ -83,7 +69,8 @@ def main() -> None:
 
     cache = Path(args.cache)
     workers = default_workers() if args.workers is None else args.workers
-    a, b = make_set(cache / f"a-{args.images}", args.images, 1), make_set(cache / f"b-{args.images}", args.images, 2)
+    a, b = (make_images(cache / f"{name}-{args.images}", args.images, seed, (256, 256), ".png", (8, 8))
+            for name, seed in (("a", 1), ("b", 2)))  # fmt: skip
     weights = fid_reference_weights(cache / "pt_inception-random.pth")
     ours = [sys.executable, "-m", "inception_zoo", "fid", str(a), str(b), "--weights", str(weights),
             "--batch-size", str(args.batch_size), "--workers", str(workers)]  # fmt: skip

@@ -52,16 +52,18 @@ from conftest import randomize_batchnorm  # noqa: E402
 TIMM_SCRIPT = "https://raw.githubusercontent.com/huggingface/pytorch-image-models/v{version}/inference.py"
 
 
-def make_images(folder: Path, count: int, seed: int = 0) -> Path:
-    """``count`` 500x375 JPEGs (kept between runs: the folder is reused when complete)."""
+def make_images(folder: Path, count: int, seed: int = 0, size=(500, 375), suffix: str = ".jpg", base=(12, 16)) -> Path:
+    """``count`` images of ``size``: random ``base`` pixels upsampled, a photo's file size rather than noise's
+    (kept between runs: the folder is reused when complete). The FID benchmark makes its sets with it too."""
     folder.mkdir(parents=True, exist_ok=True)
-    if len(list(folder.glob("*.jpg"))) >= count:
+    if len(list(folder.glob(f"*{suffix}"))) >= count:
         return folder
     rng = np.random.default_rng(seed)
     for i in range(count):
-        small = Image.fromarray(rng.integers(0, 256, (12, 16, 3), dtype=np.uint8))
-        image = small.resize((500, 375), Image.BICUBIC)
-        image.save(folder / f"{i:06d}.jpg", quality=90)
+        small = Image.fromarray(rng.integers(0, 256, (*base, 3), dtype=np.uint8))
+        small.resize(size, Image.BICUBIC).save(
+            folder / f"{i:06d}{suffix}", **({"quality": 90} if suffix == ".jpg" else {})
+        )
     return folder
 
 

@@ -77,6 +77,7 @@ class Summary:
 
 
 def prepare_network(network: nn.Module, device: torch.device, options: RunOptions) -> nn.Module:
+    """``network`` (a task's own copy: it is moved in place) on ``device``, optimised unless told not to."""
     if not isinstance(network, InceptionNet):  # an ONNX file: ONNX Runtime runs it as it is, on the CPU
         if device.type != "cpu":
             raise ArgumentError(f"an ONNX model runs on the CPU, not {device}", option="device")

@@ -72,7 +72,8 @@ class TopK:
         return transforms_for(self.model)
 
     def network(self) -> nn.Module:
-        return self.model
+        """A copy of the classifier, to be moved and rewritten without touching the caller's model."""
+        return copy.deepcopy(self.model) if isinstance(self.model, InceptionNet) else self.model
 
     def compute(self, outputs: torch.Tensor) -> list:
         scores, indices = outputs.float().softmax(dim=1).topk(self.k, dim=1)

@@ -107,9 +107,10 @@ def features_of(
                     result.skipped.append((row.path, row.error))
                     if on_skip:
                         on_skip(row.path, row.error)
-            batch = np.stack([row.vector for row in chunk if row.error is None]) if len(chunk) > 0 else None
-            if batch is None or not len(batch):
+            readable = [row.vector for row in chunk if row.error is None]
+            if not readable:
                 continue
+            batch = np.stack(readable)
             running.add(batch)
             if keep:
                 kept.append(batch)
@@ -134,25 +135,23 @@ def fid_statistics(source, **kwargs) -> FeatureStatistics:
     return features_of(source, **kwargs).statistics
 
 
-def fid(a, b, **kwargs) -> float:
+def fid(a, b, *, model: nn.Module | None = None, weights=None, **kwargs) -> float:
     """The Fréchet Inception Distance between two sets (each images, or an ``.npz`` of statistics).
 
     Example:
         >>> fid("real/", generated_images, weights="pt_inception-2015-12-05-6726825d.pth")
     """
-    model = kwargs.pop("model", None)
     if model is None and not (_is_statistics(a) and _is_statistics(b)):
-        model = fid_model(kwargs.pop("weights", None))
-    kwargs.pop("weights", None)
+        model = fid_model(weights)
     return frechet_distance(fid_statistics(a, model=model, **kwargs), fid_statistics(b, model=model, **kwargs))
 
 
-def kid(a, b, *, subsets: int = 100, subset_size: int = 1000, **kwargs) -> tuple[float, float]:
+def kid(
+    a, b, *, model: nn.Module | None = None, weights=None, subsets: int = 100, subset_size: int = 1000, **kwargs
+) -> tuple[float, float]:
     """The Kernel Inception Distance (mean, standard deviation over subsets) between two image sets."""
-    model = kwargs.pop("model", None) or fid_model(kwargs.pop("weights", None))
-    kwargs.pop("weights", None)
-    first = features_of(a, model=model, keep=True, **kwargs).features
-    second = features_of(b, model=model, keep=True, **kwargs).features
+    model = model if model is not None else fid_model(weights)
+    first, second = (features_of(s, model=model, keep=True, **kwargs).features for s in (a, b))
     return kernel_inception_distance(first, second, subsets=subsets, subset_size=subset_size)
 
 
