@@ -65,9 +65,13 @@ def test_predict_multipart_and_raw_body_give_the_models_answer(client, model):
 
 
 def test_health_info_docs_and_page(client):
-    assert client.get("/health").json() == {"status": "ok", "model": "inception_next_atto_cifar"}
+    assert client.get("/health").json() == {
+        "status": "ok", "models": ["inception_next_atto_cifar"], "api_key_required": False
+    }  # fmt: skip
     info = client.get("/info").json()
-    assert info["num_labels"] == 10 and info["preprocessing"]["input_size"] == [3, 32, 32]
+    assert info["default_model"] == "inception_next_atto_cifar"
+    served = info["models"]["inception_next_atto_cifar"]
+    assert served["num_labels"] == 10 and served["preprocessing"]["input_size"] == [3, 32, 32]
     assert info["limits"]["max_bytes"] == 200_000
     assert client.get("/docs").status_code == 200
     schema = client.get("/openapi.json").json()
@@ -117,7 +121,7 @@ def test_a_concurrent_burst_is_answered_in_batches(model):
 
     with background_server(app) as url:
         responses = asyncio.run(burst(url))
-        served = httpx.get(f"{url}/info").json()["served"]
+        served = httpx.get(f"{url}/info").json()["models"]["inception_next_atto_cifar"]["served"]
     assert [r.status_code for r in responses] == [200] * 32
     assert all([p["index"] for p in r.json()["predictions"]] == expected for r in responses)
     assert served["images"] == 32 and served["batches"] < 32  # batched, not one by one

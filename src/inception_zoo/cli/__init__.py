@@ -46,6 +46,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _flag(parser: argparse.ArgumentParser, dest: str) -> str | None:
+    """The flag for an argument: its action's, or a flag spelt like it (several flags may share a dest)."""
+    spelt = f"--{dest.replace('_', '-')}"
+    for action in parser._actions:
+        if spelt in action.option_strings:
+            return spelt
     return next((a.option_strings[0] for a in parser._actions if a.dest == dest and a.option_strings), None)
 
 
