@@ -81,6 +81,33 @@ def test_pool3_features_equal_pytorch_fids_and_torch_fidelitys(model, sets, weig
     assert _relative(read.logits, logits.numpy()) < 1e-5
 
 
+def test_features_and_fid_equal_clean_fids(model, sets, weights, monkeypatch):
+    """clean-fid's own pipeline (its file list, PIL float resize, loader and statistics) in its default
+    "clean" mode; its network (a TorchScript download) is replaced by pytorch-fid's module with the same
+    random weights, fed as clean-fid feeds its own: [0, 255] at 299x299, normalised inside."""
+    from cleanfid import fid as clean_fid
+    from pytorch_fid import inception
+
+    monkeypatch.setattr(inception, "load_state_dict_from_url", lambda *a, **k: torch.load(weights))
+    network = inception.InceptionV3([3], resize_input=False, normalize_input=False, use_fid_inception=True).eval()
+
+    def extractor(x: torch.Tensor) -> torch.Tensor:
+        return network((x - 128) / 128)[0].flatten(1)
+
+    common = dict(model=extractor, num_workers=0, batch_size=8, device=torch.device("cpu"), mode="clean")
+    with torch.no_grad():
+        theirs = [clean_fid.get_folder_features(str(s), verbose=False, **common) for s in sets]
+    ours = features_of(sets[0], model=model, protocol="clean-fid", keep=True, workers=0).features
+    assert _relative(ours, theirs[0]) < 1e-5
+    statistics = [fid_statistics(s, model=model, protocol="clean-fid", workers=0) for s in sets]
+    regular = [FeatureStatistics(s.mu, s.sigma + 0.1 * np.trace(s.sigma) / 2048 * np.eye(2048)) for s in statistics]
+    their_mu = [np.mean(f, axis=0) for f in theirs]
+    their_sigma = [np.cov(f, rowvar=False) + 0.1 * np.trace(np.cov(f, rowvar=False)) / 2048 * np.eye(2048)
+                   for f in theirs]  # fmt: skip
+    expected = clean_fid.frechet_distance(their_mu[0], their_sigma[0], their_mu[1], their_sigma[1])
+    assert frechet_distance(*regular) == pytest.approx(expected, rel=1e-4)
+
+
 def test_statistics_and_fid_equal_pytorch_fids(model, sets, pytorch_fid_model, tmp_path):
     from pytorch_fid.fid_score import (
         calculate_activation_statistics,

@@ -176,6 +176,32 @@ def test_the_web_page_in_headless_chromium(model, tmp_path):
 
 
 @pytest.mark.skipif(_chromium() is None, reason="needs Debian's chromium and chromium-driver (CI installs them)")
+def test_the_web_page_asks_for_the_key_and_offers_the_models(model, tmp_path):
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.common.keys import Keys
+    from selenium.webdriver.support import expected_conditions
+    from selenium.webdriver.support.ui import Select, WebDriverWait
+
+    image = tmp_path / "upload.png"
+    image.write_bytes(png(colour=(30, 60, 220)))
+    app = create_app({"first": model, "second": model}, optimize=False, api_key="k3y")
+    with background_server(app) as url, chromium(tmp_path) as driver:
+        driver.get(url + "/")
+        wait = WebDriverWait(driver, 30)
+        wait.until(expected_conditions.text_to_be_present_in_element((By.ID, "model"), "needs an API key"))
+        key = driver.find_element(By.ID, "key")
+        assert key.is_displayed()
+        key.send_keys("k3y", Keys.TAB)  # leaving the field tells the page it changed
+        wait.until(lambda d: d.find_element(By.ID, "choice").is_displayed())
+        Select(driver.find_element(By.ID, "choice")).select_by_value("second")
+        driver.find_element(By.ID, "file").send_keys(str(image))
+        driver.find_element(By.ID, "submit").click()
+        wait.until(lambda d: len(d.find_elements(By.CSS_SELECTOR, "#results .prediction")) == 5)
+        labels = [e.text for e in driver.find_elements(By.CSS_SELECTOR, "#results .prediction .label")]
+    assert labels == [LABELS[i] for i in expected_top(model, image.read_bytes())]
+
+
+@pytest.mark.skipif(_chromium() is None, reason="needs Debian's chromium and chromium-driver (CI installs them)")
 def test_the_api_docs_render_offline_in_headless_chromium(model, tmp_path):
     """Swagger UI draws every operation with the scripts the package ships (no CDN is reachable here)."""
     from selenium.webdriver.common.by import By

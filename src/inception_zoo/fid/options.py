@@ -2,5 +2,5 @@
 
 __all__ = ["DEFAULT_PROTOCOL", "PROTOCOLS"]
 
-PROTOCOLS = ("torch-fidelity", "pytorch-fid")  # see fid/protocols.py
+PROTOCOLS = ("torch-fidelity", "pytorch-fid", "clean-fid")  # see fid/protocols.py
 DEFAULT_PROTOCOL = "torch-fidelity"  # the original TensorFlow code's arithmetic, which published FIDs come from
