@@ -1,12 +1,23 @@
 """Figures of every network and module, drawn from the code: the structure read from the built model
-(``structure``). A facade: names are imported on first use.
+(``structure``), laid out (``layout``) and painted with matplotlib (``render``). A facade: names are imported on first use; only drawing needs the ``diagram`` extra.
 """
 
 from typing import TYPE_CHECKING
 
 from .._lazy import lazy_exports
 
-__all__ = ["ModuleDiagram", "NetworkDiagram", "describe_module", "describe_network"]
+__all__ = [
+    "FORMATS",
+    "ModuleDiagram",
+    "NetworkDiagram",
+    "describe_module",
+    "describe_network",
+    "diagram",
+    "draw",
+    "layout_module",
+    "layout_network",
+    "save_figure",
+]
 
 __getattr__, __dir__ = lazy_exports(
     __name__,
@@ -15,8 +26,16 @@ __getattr__, __dir__ = lazy_exports(
         "NetworkDiagram": ".structure",
         "describe_module": ".structure",
         "describe_network": ".structure",
+        "layout_module": ".layout",
+        "layout_network": ".layout",
+        "FORMATS": ".render",
+        "diagram": ".render",
+        "draw": ".render",
+        "save_figure": ".render",
     },
 )
 
 if TYPE_CHECKING:
+    from .layout import layout_module, layout_network
+    from .render import FORMATS, diagram, draw, save_figure
     from .structure import ModuleDiagram, NetworkDiagram, describe_module, describe_network
