@@ -35,7 +35,8 @@ FORK = 14.0  # from a fork to the boxes below it
 LABEL_ROW = 10.0  # for the branches' output shapes, above the join
 LANE = 20.0  # an identity shortcut, beside the body
 MARGIN = 12.0
-ROW_GAP = 16.0  # between the rows of a network figure (room for the shape between them)
+ROW_GAP = 10.0  # between the rows of a network figure
+SPACE = 6.0  # between a row's title and its details
 
 
 @dataclass(frozen=True)
@@ -413,13 +414,39 @@ def _nodes(node: Node):
 
 
 @dataclass
+class _RowLines:
+    """The lines of a row's box, one per layer: its title in bold, then its details, on one line."""
+
+    lines: list[tuple[str, str]]
+
+    def _width(self, title: str, detail: str) -> float:
+        return text_width(title, TITLE_PT, True) + (SPACE + text_width(detail, DETAIL_PT) if detail else 0)
+
+    @property
+    def width(self) -> float:
+        return max(self._width(title, detail) for title, detail in self.lines) + 2 * PAD_X
+
+    @property
+    def height(self) -> float:
+        return len(self.lines) * TITLE_PT * LINE + 2 * PAD_Y
+
+    def draw(self, out: _Out, x: float, y: float, w: float) -> None:
+        for i, (title, detail) in enumerate(self.lines):
+            left = x + (w - self._width(title, detail)) / 2
+            middle = y + PAD_Y + (i + 0.5) * TITLE_PT * LINE
+            out.text(left, middle, title, TITLE_PT, bold=True, ha="left")
+            if detail:
+                out.text(left + text_width(title, TITLE_PT, True) + SPACE, middle, detail, DETAIL_PT, ha="left")
+
+
+@dataclass
 class _Row:
-    """A row of a network figure: the layers' names on its left, its box, and what is written after it."""
+    """A row of a network figure: the layers' names on its left, its box, and the shape after it on its right."""
 
     names: str
-    lines: _Lines
+    lines: _RowLines
     kind: str
-    shape: str | None = None  # after the row
+    shape: str | None = None
     stem: bool = False
     side_classifier: bool = False
 
@@ -428,31 +455,22 @@ def _row(stage: Stage) -> _Row:
     module = stage.module
     if drawn_alone(module):
         count = f" ×{len(stage.layers)}" if len(stage.layers) > 1 else ""
-        lines, kind = [(module.title + count, TITLE_PT, True), (summary(module.body), DETAIL_PT, False)], "module"
+        lines, kind = [(module.title + count, summary(module.body))], "module"
     else:
         lines, kind = _chain_lines(module.body), next(_layers(module.body)).kind
     names = ", ".join(stage.layers) if len(stage.layers) <= 2 else f"{stage.layers[0]} … {stage.layers[-1]}"
-    return _Row(names, _Lines(lines), kind, format_shape(module.output), stage.stem, stage.side_classifier)
+    return _Row(names, _RowLines(lines), kind, format_shape(module.output), stage.stem, stage.side_classifier)
 
 
-def _chain_lines(node: Node) -> list[tuple[str, float, bool]]:
-    """A line with each layer's title, and one with its details and extras, if any."""
-    lines = []
-    for layer in _layers(node):
-        lines.append((layer.title, TITLE_PT, True))
-        detail = " · ".join((*layer.details, *layer.extras))
-        if detail:
-            lines.append((detail, DETAIL_PT, False))
-    return lines
-
-
-def _io(title: str, shape: tuple[int, ...]) -> _Leaf:
-    return _Leaf(_Lines([(title, TITLE_PT, True), (format_shape(shape), DETAIL_PT, False)]), "io", stretch=False)
+def _chain_lines(node: Node) -> list[tuple[str, str]]:
+    """Each layer's title, and its details and extras."""
+    return [(layer.title, " · ".join((*layer.details, *layer.extras))) for layer in _layers(node)]
 
 
 def layout_network(network: NetworkDiagram) -> Drawing:
     """The network figure: input, the stem's rows (in a band), the modules' rows with repeat counts, the head,
-    the output, and the shape after each row; a side classifier's box beside the row it reads."""
+    the output, and the shape after each row; a side classifier's box beside the row it reads. One line a
+    layer, so that the deepest network fits a page."""
     out = _Out()
     heading_width, y = _heading(
         out,
@@ -462,20 +480,23 @@ def layout_network(network: NetworkDiagram) -> Drawing:
             (f"default build at {format_shape(network.input)}; shapes of one image", DETAIL_PT, False, True),
         ],
     )
-    rows = [_row(stage) for stage in network.stages] + [_Row("head", _Lines(_chain_lines(network.head)), "fc")]
-    side = _Lines([("side classifier", DETAIL_PT, True), ("aux_logits=True", LABEL_PT, False)])
+    rows = [_row(stage) for stage in network.stages] + [_Row("head", _RowLines(_chain_lines(network.head)), "fc")]
+    io_in = _RowLines([("input", format_shape(network.input))])
+    io_out = _RowLines([("output", format_shape(network.output))])
+    side = _RowLines([("side classifier", "aux_logits=True")])
     row_width = max(150.0, *(row.lines.width for row in rows))
     band = LABEL_PT * 2  # the stem's label, turned on its side
     left = MARGIN + band + max(text_width(row.names, LABEL_PT) for row in rows) + 8
-    after = max(text_width(row.shape or "", LABEL_PT) + 8 for row in rows)
-    if any(row.side_classifier for row in rows):
-        after = max(after, side.width + 16)
+    shapes = max(text_width(row.shape or "", LABEL_PT) for row in rows) + 8
+    after = shapes + (side.width + 16 if any(row.side_classifier for row in rows) else 0)
     width = max(left + row_width + after + MARGIN, heading_width + 2 * MARGIN)
     centre = left + row_width / 2
 
-    io_in, io_out = _io("input", network.input), _io("output", network.output)
-    _, previous = io_in.place(out, centre, y + ARROW, 0)
-    y += ARROW + io_in.height + ROW_GAP
+    y += ARROW
+    out.box(centre - io_in.width / 2, y, io_in.width, io_in.height, "io")
+    io_in.draw(out, centre - io_in.width / 2, y, io_in.width)
+    previous = (centre, y + io_in.height)
+    y += io_in.height + ROW_GAP
     stem = []
     for row in rows:
         h = row.lines.height
@@ -483,21 +504,23 @@ def layout_network(network: NetworkDiagram) -> Drawing:
             stem += [y - ROW_GAP / 2, y + h + ROW_GAP / 2]
         out.line(previous, (centre, y), arrow=True)
         out.box(left, y, row_width, h, row.kind)
-        row.lines.draw(out, left, y, row_width, h)
+        row.lines.draw(out, left, y, row_width)
         out.text(left - 8, y + h / 2, row.names, LABEL_PT, grey=True, ha="right")
-        if row.side_classifier:
-            sx, sy = left + row_width + 16, y + h / 2 - side.height / 2
-            out.line((left + row_width, y + h / 2), (sx, y + h / 2), dashed=True)
-            out.box(sx, sy, side.width, side.height, "side")
-            side.draw(out, sx, sy, side.width, side.height)
-        previous = (centre, y + h)
         if row.shape:
-            out.text(centre + 5, y + h + ROW_GAP / 2, row.shape, LABEL_PT, grey=True, ha="left")
+            out.text(left + row_width + 6, y + h / 2, row.shape, LABEL_PT, grey=True, ha="left")
+        if row.side_classifier:
+            sx, sy = left + row_width + shapes + 16, y + h / 2 - side.height / 2
+            out.line((left + row_width + shapes, y + h / 2), (sx, y + h / 2), dashed=True)
+            out.box(sx, sy, side.width, side.height, "side")
+            side.draw(out, sx, sy, side.width)
+        previous = (centre, y + h)
         y += h + ROW_GAP
     if stem:  # behind the stem's rows: drawn first
         top, bottom = min(stem), max(stem)
-        out.items.insert(0, Box(_r(MARGIN), _r(top), _r(left + row_width + 4 - MARGIN), _r(bottom - top), "stem"))
+        right = left + row_width + shapes
+        out.items.insert(0, Box(_r(MARGIN), _r(top), _r(right - MARGIN), _r(bottom - top), "stem"))
         out.text(MARGIN + band / 2, (top + bottom) / 2, "stem", LABEL_PT, grey=True, rotation=90)
     out.line(previous, (centre, y), arrow=True)
-    io_out.place(out, centre, y, 0)
+    out.box(centre - io_out.width / 2, y, io_out.width, io_out.height, "io")
+    io_out.draw(out, centre - io_out.width / 2, y, io_out.width)
     return Drawing(_r(width), _r(y + io_out.height + MARGIN), tuple(out.items))
