@@ -30,7 +30,7 @@ from .structure import ModuleDiagram, NetworkDiagram, describe_network, format_s
 with needs_extra("diagram", "figures of networks and modules"):
     import matplotlib
 
-__all__ = ["Figure", "Gallery", "gallery", "stale_figures", "write_gallery"]
+__all__ = ["Gallery", "GalleryFigure", "gallery", "stale_figures", "write_gallery"]
 
 FIGURES = "figures"  # under the docs folder
 MANIFEST = "manifest.json"
@@ -38,7 +38,7 @@ PAGE = "gallery.md"
 
 
 @dataclass
-class Figure:
+class GalleryFigure:
     """One figure of the gallery: its file (under ``figures/``), what it draws, and where it is used."""
 
     file: str
@@ -61,11 +61,11 @@ class Figure:
 
 @dataclass
 class Gallery:
-    networks: list[tuple[NetworkDiagram, Figure]]
-    modules: dict[ModuleDiagram, Figure]
+    networks: list[tuple[NetworkDiagram, GalleryFigure]]
+    modules: dict[ModuleDiagram, GalleryFigure]
 
     @property
-    def figures(self) -> list[Figure]:
+    def figures(self) -> list[GalleryFigure]:
         return [figure for _, figure in self.networks] + list(self.modules.values())
 
 
@@ -95,8 +95,10 @@ def gallery() -> Gallery:
     for module, used_by in users.items():
         network, layer = _owner(used_by)
         title = f"{network} {layer}: {module.title}"
-        modules[module] = Figure(f"{network}.{layer}.svg", layout_module(module), title, network, module, used_by)
-    drawn = [(n, Figure(f"{n.name}.svg", layout_network(n), n.name, n.name)) for n in networks]
+        modules[module] = GalleryFigure(
+            f"{network}.{layer}.svg", layout_module(module), title, network, module, used_by
+        )
+    drawn = [(n, GalleryFigure(f"{n.name}.svg", layout_network(n), n.name, n.name)) for n in networks]
     return Gallery(drawn, dict(sorted(modules.items(), key=lambda item: item[1].file)))
 
 
@@ -112,7 +114,7 @@ def _layers(layers: tuple[str, ...]) -> str:
     return ", ".join(f"`{layer}`" for layer in layers)
 
 
-def _used_by(module: Figure) -> str:
+def _used_by(module: GalleryFigure) -> str:
     networks = dict.fromkeys(network for network, _ in module.used_by)
     runs = {network: [_layers(ls) for n, ls in module.used_by if n == network] for network in networks}
     return "; ".join(f"{network} {', '.join(layers)}" for network, layers in runs.items())
@@ -135,7 +137,7 @@ def page(figures: Gallery) -> str:
         "layer (BN, ReLU); a box without that line has neither. Each branch's output shape is written where it",
         "enters the join. A residual module adds its input (the identity line, or a projection drawn beside it)",
         'after the branches\' scale. In a network figure, "×7" is seven consecutive layers of the same class and',
-        "configuration; the shape after each row is written below it. Modules drawn the same share one figure,",
+        "configuration; the shape after each row is written on its right. Modules drawn the same share one figure,",
         "listed with every layer that uses it.",
         "",
         "Networks: " + " · ".join(f"[{network.name}](#{_slug(network.name)})" for network, _ in figures.networks),
@@ -168,7 +170,7 @@ def page(figures: Gallery) -> str:
     return "\n".join(lines).rstrip() + "\n"
 
 
-def _layers_of(module: Figure, network: str) -> tuple[str, ...]:
+def _layers_of(module: GalleryFigure, network: str) -> tuple[str, ...]:
     return tuple(layer for name, layers in module.used_by if name == network for layer in layers)
 
 
