@@ -181,7 +181,7 @@ def test_the_same_figure_is_the_same_bytes(tmp_path):
     assert b"<dc:date>" not in (tmp_path / "a.svg").read_bytes()
 
 
-def test_without_matplotlib_the_figures_name_their_extra(monkeypatch):
+def test_without_matplotlib_the_figures_name_their_extra(monkeypatch, capsys, tmp_path):
     """The structure needs no matplotlib; drawing says which extra to install, in one line."""
     for name in [m for m in sys.modules if m == "matplotlib" or m.startswith("matplotlib.")]:
         monkeypatch.setitem(sys.modules, name, None)
@@ -191,6 +191,11 @@ def test_without_matplotlib_the_figures_name_their_extra(monkeypatch):
     assert describe_network("inception_v3").stages
     with pytest.raises(MissingExtra, match=r"needs the 'diagram' extra .*pip install 'inception-zoo\[diagram\]'"):
         importlib.import_module("inception_zoo.diagrams.render")
+    monkeypatch.chdir(tmp_path)
+    assert main(["diagram", "inception_v3"]) == 1
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and "pip install 'inception-zoo[diagram]'" in err and "matplotlib" in err, err
+    assert not list(tmp_path.iterdir())
 
 
 # -- the gallery: docs/gallery.md and docs/figures/ ---------------------------------------------------

@@ -6,7 +6,7 @@ share one figure, drawn under the network with the shortest name that uses it an
 every layer that uses it. ``figures/manifest.json`` holds, per figure, a digest of what is drawn
 (the drawing and the painter's code) and the SHA-256 of the file written: a changed model, a
 changed style, an edited or a missing file each show as a difference (``stale_figures``), which
-the tests check without drawing anything.
+the tests check without painting anything.
 
 Run as ``python -m inception_zoo.diagrams [DOCS]`` (``make figures``).
 """
