@@ -6,9 +6,9 @@ PIP := $(PY) -m pip install -q -c constraints.txt
 DEMO_STAMP := $(VENV)/.installed-train
 TEST_STAMP := $(VENV)/.installed-test
 
-.PHONY: install install-test test test-slow demo bench catalog lint format clean
+.PHONY: install install-test test test-slow demo bench catalog figures lint format clean
 
-# The package with the training extra: what `make demo` needs (no test tools).
+# The package with the training and diagram extras: what `make demo` and `make figures` need (no test tools).
 install: $(DEMO_STAMP)
 # The package with every extra, the reference implementations and the test tools.
 install-test: $(TEST_STAMP)
@@ -18,7 +18,7 @@ $(PY):
 	$(PY) -m pip install -q --upgrade pip
 
 $(DEMO_STAMP): pyproject.toml constraints.txt | $(PY)
-	$(PIP) -e '.[train]'
+	$(PIP) -e '.[train,diagram]'
 	touch $@
 
 $(TEST_STAMP): pyproject.toml constraints.txt | $(PY)
@@ -40,6 +40,11 @@ demo: install
 # The facts `inception-zoo list` and `weights` read without loading torch; a test says when to rerun this.
 catalog: install
 	$(PY) -m inception_zoo.catalog
+
+# docs/gallery.md and docs/figures/: every network and every distinct module, drawn from the code; a test says
+# when to rerun this.
+figures: install
+	$(PY) -m inception_zoo.diagrams docs
 
 # Side by side with timm and torchvision on this machine (about 80 minutes on 2 CPU cores).
 bench: install-test

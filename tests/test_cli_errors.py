@@ -368,6 +368,7 @@ def test_help_shows_each_options_default():
 BAD_ARGUMENTS = {
     "list": ["zzz*"],
     "info": ["no_such_network"],
+    "diagram": ["inception_v3", "--block", "no_such_layer"],
     "weights": ["zzz*"],
     "recipes": ["--no-such-flag"],
     "predict": ["x.png", "--weights", "missing.safetensors"],

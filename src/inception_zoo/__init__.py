@@ -20,6 +20,7 @@ __all__ = [
     "TrainOutput",
     "__version__",
     "create_model",
+    "diagram",
     "embed",
     "embed_to_file",
     "from_pretrained",
@@ -47,6 +48,7 @@ __getattr__, __dir__ = lazy_exports(
         "list_models": ".models._zoo",
         "model_info": ".models._zoo",
         "create_model": ".models._builder",
+        "diagram": ".diagrams.render",
         "inception_loss": ".losses",
         "load_model": ".weights",
         "save_weights": ".weights",
@@ -66,6 +68,7 @@ __getattr__, __dir__ = lazy_exports(
 if TYPE_CHECKING:
     from .batch.api import embed, embed_to_file, predict, predict_to_file
     from .data.transforms import transforms_for
+    from .diagrams.render import diagram
     from .losses import inception_loss
     from .models._base import InceptionNet, TrainForward, TrainOutput
     from .models._builder import create_model

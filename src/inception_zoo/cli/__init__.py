@@ -16,13 +16,14 @@ import sys
 from .._version import __version__
 from ..errors import ArgumentError, InceptionZooError
 from ..optimize.memory import keep_freed_memory
-from . import catalog, convert, export, fid, predict, serve, train
+from . import catalog, convert, diagram, export, fid, predict, serve, train
 from ._command import Command
 
 __all__ = ["build_parser", "main"]
 
 COMMANDS: tuple[Command, ...] = (
     *catalog.COMMANDS,
+    *diagram.COMMANDS,
     *predict.COMMANDS,
     *convert.COMMANDS,
     *serve.COMMANDS,
