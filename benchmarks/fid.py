@@ -8,6 +8,8 @@ statistics measured on a batch: activations of a usual size), since none can be 
 pytorch-fid gets them through its own download function, replaced by one that reads the file.
 More images than features (2,048) make the covariances full-rank, which pytorch-fid's
 ``scipy.linalg.sqrtm`` needs. Ours runs with each reference's protocol against that reference.
+clean-fid's network is a TorchScript download; its pipeline runs here with pytorch-fid's module (the
+same graph, the same file) fed as clean-fid feeds its own.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from importlib.metadata import version
 from pathlib import Path
 
 import torch
@@ -40,6 +43,18 @@ import sys, torch_fidelity
 metrics = torch_fidelity.calculate_metrics(input1=sys.argv[2], input2=sys.argv[3], fid=True, cuda=False,
     verbose=False, feature_extractor_weights_path=sys.argv[1], batch_size=int(sys.argv[4]), cache=False)
 print(metrics["frechet_inception_distance"])
+"""
+
+CLEAN_FID = """
+import sys, torch
+from cleanfid import fid
+from pytorch_fid import inception
+inception.load_state_dict_from_url = lambda *a, **k: torch.load(sys.argv[1])
+network = inception.InceptionV3([3], resize_input=False, normalize_input=False).eval()
+extractor = lambda x: network((x - 128) / 128)[0].flatten(1)
+print(fid.compute_fid(sys.argv[2], sys.argv[3], mode="clean", custom_feat_extractor=extractor,
+    batch_size=int(sys.argv[4]), num_workers=int(sys.argv[5]), device=torch.device("cpu"), use_dataparallel=False,
+    verbose=False))
 """
 
 
@@ -79,6 +94,7 @@ def main() -> None:
     for name, reference, protocol in (
         ("pytorch-fid", [sys.executable, "-c", PYTORCH_FID, *common], "pytorch-fid"),
         ("torch-fidelity", [sys.executable, "-c", TORCH_FIDELITY, *common], "torch-fidelity"),
+        ("clean-fid", [sys.executable, "-c", CLEAN_FID, *common], "clean-fid"),
     ):
         their_seconds, their_value = run(reference)
         our_seconds, our_value = run([*ours, "--protocol", protocol])
@@ -88,8 +104,8 @@ def main() -> None:
             f"{abs(our_value - their_value) / abs(their_value):.1e}",
         ])  # fmt: skip
     print(f"{datetime.date.today().isoformat()}; torch {torch.__version__}, pytorch-fid {pytorch_fid.__version__}, "
-          f"torch-fidelity {torch_fidelity.__version__}; {os.cpu_count()} CPU cores; 2 x {args.images} PNGs 256x256, "
-          f"batch {args.batch_size}, {workers} decode workers")  # fmt: skip
+          f"torch-fidelity {torch_fidelity.__version__}, clean-fid {version('clean-fid')}; {os.cpu_count()} CPU "
+          f"cores; 2 x {args.images} PNGs 256x256, batch {args.batch_size}, {workers} decode workers")  # fmt: skip
     header = ["reference", "its images/s", "ours images/s", "ours / reference", "its FID", "our FID", "rel. diff"]
     print_table(header, rows, args.markdown)
 

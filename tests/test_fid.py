@@ -176,6 +176,13 @@ def test_the_matrix_square_root_matches_scipys_on_ill_conditioned_covariances():
         sigma2 = np.cov(b, rowvar=False)
         expected = np.trace(linalg.sqrtm(sigma1 @ sigma2)).real
         assert trace_sqrt_product(sigma1, sigma2) == pytest.approx(expected, rel=1e-6)
+    # A singular covariance (fewer samples than features) has no Cholesky factor; the eigendecomposition's
+    # route gives the limit of the positive definite ones.
+    singular = np.cov(rng.normal(size=(20, 64)), rowvar=False)
+    with pytest.raises(np.linalg.LinAlgError):
+        np.linalg.cholesky(singular)
+    nearly = trace_sqrt_product(singular + 1e-10 * np.eye(64), sigma2)
+    assert trace_sqrt_product(singular, sigma2) == pytest.approx(nearly, rel=1e-5)
 
 
 def test_the_command_line_and_its_errors(model, sets, weights, tmp_path, capsys):
