@@ -100,6 +100,28 @@ def test_googlenet_stages_match_table_1(name):
         assert shapes[layer] == (1, channels, size, size), layer
 
 
+# Table 1's "params" column for the Inception rows, as printed (in units of 1,024 parameters).
+GOOGLENET_TABLE_1_PARAMS_K = {
+    "3a": 159, "3b": 380, "4a": 364, "4b": 437, "4c": 463, "4d": 580, "4e": 840, "5a": 1072, "5b": 1388,
+}  # fmt: skip
+
+
+def test_googlenet_table_1_params_column():
+    """[E18] The column counts conv weights in units of 1,024; 4c, 4d, 5a and 5b are off by more than 1%."""
+    model = create_model("googlenet_paper")
+    off = set()
+    for row, printed in GOOGLENET_TABLE_1_PARAMS_K.items():
+        module = getattr(model.features, f"inception{row}")
+        weights = sum(p.numel() for name, p in module.named_parameters() if name.endswith("weight"))
+        if abs(weights / 1024 - printed) > 0.01 * printed:
+            off.add(row)
+    assert off == {"4c", "4d", "5a", "5b"}
+    # conv1's 2.7K and 34M: a separable 7x7 with depth multiplier 8, not the dense 7x7 we (and Caffe) build.
+    separable, dense = 3 * 8 * 7 * 7 + 3 * 8 * 64, 3 * 64 * 7 * 7
+    assert 2.6 < separable / 1024 < 2.8 and round(separable * 112 * 112 / 1e6) == 34
+    assert dense / 1024 > 9 and round(dense * 112 * 112 / 1e6) == 118
+
+
 def test_googlenet_paper_has_the_caffe_reference_count():
     # The Caffe reference model (bvlc_googlenet) has 6,998,552 parameters without side heads.
     assert count(create_model("googlenet_paper", aux_logits=False)) == 6_998_552
