@@ -155,3 +155,13 @@ def test_inception_v2_stages_are_table_1():
     assert [m[:7] for m in modules].count("Mixed_5") == 3  # 3 x Fig. 5
     assert sum(m.startswith("Mixed_6") and m != "Mixed_6a" for m in modules) == 5  # 5 x Fig. 6
     assert sum(m.startswith("Mixed_7") and m != "Mixed_7a" for m in modules) == 2  # 2 x Fig. 7
+
+
+def test_bn_inception_follows_fig_5_rows_not_its_output_column():
+    """[E19] Fig. 5 prints 14x14x576 for 4c and 4d and 14x14x1024 for 4e; the rows (and the Caffe model) give these."""
+    from inception_zoo.summary import stage_shapes
+
+    shapes = dict(stage_shapes("bn_inception"))
+    assert shapes["inception_3c"] == (1, 576, 14, 14)
+    assert shapes["inception_4c"] == shapes["inception_4d"] == (1, 608, 14, 14)
+    assert shapes["inception_4e"] == (1, 1056, 7, 7)
