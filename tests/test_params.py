@@ -165,3 +165,16 @@ def test_bn_inception_follows_fig_5_rows_not_its_output_column():
     assert shapes["inception_3c"] == (1, 576, 14, 14)
     assert shapes["inception_4c"] == shapes["inception_4d"] == (1, 608, 14, 14)
     assert shapes["inception_4e"] == (1, 1056, 7, 7)
+
+
+def test_inception_next_atto_widths():
+    """[E21] Table 3 prints atto's widths as 40, 90, 180, 320; only 40, 80, 160, 320 give its 4.2M parameters."""
+    from inception_zoo.models.inception_next import InceptionNeXt
+
+    atto = dict(depths=(2, 2, 6, 2), band_kernel=9, branch_ratio=0.25)
+    with torch.device("meta"):
+        printed = InceptionNeXt(dims=(40, 90, 180, 320), **atto)
+        built = InceptionNeXt(dims=(40, 80, 160, 320), **atto)
+    assert count(printed) == 4_553_150 and round(count(printed) / 1e6, 1) != 4.2
+    assert count(built) == model_info("inception_next_atto").params == 4_156_520
+    assert round(count(built) / 1e6, 1) == 4.2 and round(model_info("inception_next_atto").gmacs, 1) == 0.5
