@@ -6,7 +6,7 @@ PIP := $(PY) -m pip install -q -c constraints.txt
 DEMO_STAMP := $(VENV)/.installed-train
 TEST_STAMP := $(VENV)/.installed-test
 
-.PHONY: install install-test test test-slow demo bench catalog figures lint format clean
+.PHONY: install install-test test test-slow demo experiments bench catalog figures lint format clean
 
 # The package with the training and diagram extras: what `make demo` and `make figures` need (no test tools).
 install: $(DEMO_STAMP)
@@ -37,6 +37,12 @@ test-slow: install-test
 demo: install
 	$(PY) -m inception_zoo.demo --overwrite
 
+# The Inception-v4 paper's residual findings at small scale (docs/experiments.md): writes the
+# figures and tables in docs/experiments/; about 12 + 11 minutes on one thread of a 2-core machine.
+experiments: install
+	$(PY) experiments/residual_speed.py
+	$(PY) experiments/residual_scaling.py
+
 # The facts `inception-zoo list` and `weights` read without loading torch; a test says when to rerun this.
 catalog: install
 	$(PY) -m inception_zoo.catalog
@@ -57,12 +63,12 @@ bench: install-test
 	$(PY) benchmarks/predict.py --markdown
 
 lint: install-test
-	$(VENV)/bin/ruff check src tests benchmarks
-	$(VENV)/bin/ruff format --check src tests benchmarks
+	$(VENV)/bin/ruff check src tests benchmarks experiments
+	$(VENV)/bin/ruff format --check src tests benchmarks experiments
 
 format: install-test
-	$(VENV)/bin/ruff format src tests benchmarks
-	$(VENV)/bin/ruff check --fix src tests benchmarks
+	$(VENV)/bin/ruff format src tests benchmarks experiments
+	$(VENV)/bin/ruff check --fix src tests benchmarks experiments
 
 clean:
 	rm -rf $(VENV) build dist src/*.egg-info .pytest_cache .ruff_cache

@@ -100,6 +100,28 @@ def test_googlenet_stages_match_table_1(name):
         assert shapes[layer] == (1, channels, size, size), layer
 
 
+# Table 1's "params" column for the Inception rows, as printed (in units of 1,024 parameters).
+GOOGLENET_TABLE_1_PARAMS_K = {
+    "3a": 159, "3b": 380, "4a": 364, "4b": 437, "4c": 463, "4d": 580, "4e": 840, "5a": 1072, "5b": 1388,
+}  # fmt: skip
+
+
+def test_googlenet_table_1_params_column():
+    """[E18] The column counts conv weights in units of 1,024; 4c, 4d, 5a and 5b are off by more than 1%."""
+    model = create_model("googlenet_paper")
+    off = set()
+    for row, printed in GOOGLENET_TABLE_1_PARAMS_K.items():
+        module = getattr(model.features, f"inception{row}")
+        weights = sum(p.numel() for name, p in module.named_parameters() if name.endswith("weight"))
+        if abs(weights / 1024 - printed) > 0.01 * printed:
+            off.add(row)
+    assert off == {"4c", "4d", "5a", "5b"}
+    # conv1's 2.7K and 34M: a separable 7x7 with depth multiplier 8, not the dense 7x7 we (and Caffe) build.
+    separable, dense = 3 * 8 * 7 * 7 + 3 * 8 * 64, 3 * 64 * 7 * 7
+    assert 2.6 < separable / 1024 < 2.8 and round(separable * 112 * 112 / 1e6) == 34
+    assert dense / 1024 > 9 and round(dense * 112 * 112 / 1e6) == 118
+
+
 def test_googlenet_paper_has_the_caffe_reference_count():
     # The Caffe reference model (bvlc_googlenet) has 6,998,552 parameters without side heads.
     assert count(create_model("googlenet_paper", aux_logits=False)) == 6_998_552
@@ -133,3 +155,26 @@ def test_inception_v2_stages_are_table_1():
     assert [m[:7] for m in modules].count("Mixed_5") == 3  # 3 x Fig. 5
     assert sum(m.startswith("Mixed_6") and m != "Mixed_6a" for m in modules) == 5  # 5 x Fig. 6
     assert sum(m.startswith("Mixed_7") and m != "Mixed_7a" for m in modules) == 2  # 2 x Fig. 7
+
+
+def test_bn_inception_follows_fig_5_rows_not_its_output_column():
+    """[E19] Fig. 5 prints 14x14x576 for 4c and 4d and 14x14x1024 for 4e; the rows (and the Caffe model) give these."""
+    from inception_zoo.summary import stage_shapes
+
+    shapes = dict(stage_shapes("bn_inception"))
+    assert shapes["inception_3c"] == (1, 576, 14, 14)
+    assert shapes["inception_4c"] == shapes["inception_4d"] == (1, 608, 14, 14)
+    assert shapes["inception_4e"] == (1, 1056, 7, 7)
+
+
+def test_inception_next_atto_widths():
+    """[E21] Table 3 prints atto's widths as 40, 90, 180, 320; only 40, 80, 160, 320 give its 4.2M parameters."""
+    from inception_zoo.models.inception_next import InceptionNeXt
+
+    atto = dict(depths=(2, 2, 6, 2), band_kernel=9, branch_ratio=0.25)
+    with torch.device("meta"):
+        printed = InceptionNeXt(dims=(40, 90, 180, 320), **atto)
+        built = InceptionNeXt(dims=(40, 80, 160, 320), **atto)
+    assert count(printed) == 4_553_150 and round(count(printed) / 1e6, 1) != 4.2
+    assert count(built) == model_info("inception_next_atto").params == 4_156_520
+    assert round(count(built) / 1e6, 1) == 4.2 and round(model_info("inception_next_atto").gmacs, 1) == 0.5

@@ -176,6 +176,14 @@ def test_aux_heads_are_trained_with_their_loss(tmp_path, data):
     assert len(state) == len(list(model.parameters()))
 
 
+def test_a_recipe_trains_with_its_papers_dropout(tmp_path, data):
+    """Xception's paper trains with dropout 0.5 before the classifier; the network's default is the ports' 0."""
+    assert RECIPES["xception"].drop_rate == 0.5 and RECIPES["default"].drop_rate is None
+    train(tiny(tmp_path, model="xception_cifar", recipe="xception", epochs=1, img_size=8))
+    model = load_model(tmp_path / "run" / "model.safetensors")
+    assert model.config["drop_rate"] == 0.5 and model.head.drop.p == 0.5
+
+
 def test_bad_options_are_refused_before_anything_is_written(tmp_path, data):
     with pytest.raises(ValueError, match="batch norm"):
         train(tiny(tmp_path, batch_size=1))

@@ -82,6 +82,7 @@ def run_recipes(args: argparse.Namespace) -> int:
         extras += [f"aux weight {r.aux_weight}"] if r.aux_weight else []
         extras += [f"clip {r.grad_clip}"] if r.grad_clip else []
         extras += [f"EMA {r.ema_decay}"] if r.ema_decay else []
+        extras += [f"dropout {r.drop_rate}"] if r.drop_rate else []
         rows.append([r.name, r.optimizer, f"{r.lr:g}", f"{r.weight_decay:g}", schedule, ", ".join(extras) or "-",
                      r.source])  # fmt: skip
     header = ["recipe", "optimizer", "lr", "weight decay", "schedule", "also", "source"]

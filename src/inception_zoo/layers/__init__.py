@@ -104,7 +104,8 @@ class ConvNormAct(nn.Sequential):
 
 class SeparableConv2d(nn.Sequential):
     """A depthwise conv (one filter per channel) then a pointwise 1x1 conv, no norm between:
-    Xception's "separable convolution" (section 2 of its paper)."""
+    Xception's "depthwise separable convolution" (defined in section 1.2 of its paper). No
+    activation between the two either: section 4.7 found none trains faster and ends better."""
 
     def __init__(self, in_chs: int, out_chs: int, kernel_size: int = 3, stride: int = 1, padding: int = 1):
         super().__init__()

@@ -4,6 +4,11 @@
 Shift", Ioffe & Szegedy, arXiv 1502.03167, Fig. 5 (the appendix table). The network of the
 Caffe model that Cadene's pretrainedmodels ports as ``bninception``: loads its checkpoints.
 Its weights expect BGR input in 0-255 minus a per-channel mean (see ``model_info``).
+
+Where the paper and the Caffe model differ we follow the model [E19]: a dense 7x7 first conv
+(the paper's is separable, depth multiplier 8), Fig. 5's rows rather than its output-size
+column (4c, 4d give 608 channels, not the printed 576; 4e 7x7x1056, not 14x14x1024), and
+11,295,240 parameters where section 4.2 says 13.6M.
 """
 
 from __future__ import annotations
@@ -105,6 +110,7 @@ class BNInception(InceptionNet):
         # checkpoint has them, so we do too. Its average pools count the padding (Caffe's).
         conv: ConvFactory = partial(ConvNormAct, norm_eps=1e-5, bias=True)
         stem = OrderedDict(
+            # NOTE [E19]: dense, as the Caffe model; the paper's first conv is separable (depth multiplier 8).
             conv1_7x7_s2=conv(in_chans, 64, 7, 2, padding=3),
             pool1_3x3_s2=nn.MaxPool2d(3, 2, ceil_mode=True),
             conv2_3x3_reduce=conv(64, 64, 1),

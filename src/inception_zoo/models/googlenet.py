@@ -6,8 +6,11 @@ Two networks:
 - ``googlenet``: torchvision's network (BatchNorm after every conv, 3x3 convs where the
   paper's branch has 5x5, a 2x2 last max-pool), the one TF-slim's checkpoint was trained as.
   Loads torchvision's ``googlenet`` checkpoints.
-- ``googlenet_paper``: the paper's network (no BatchNorm, local response normalisation, 5x5
-  branch, 3x3 max-pools, dropout 0.4, side classifiers with a 5x5/3 average pool).
+- ``googlenet_paper``: the paper's network as Caffe's reference model ``bvlc_googlenet`` builds
+  it (no BatchNorm, local response normalisation, 5x5 branch, 3x3 max-pools, dropout 0.4, side
+  classifiers with a 5x5/3 average pool). Like that model its first conv is a dense 7x7;
+  Table 1's 2.7K parameters and 34M ops for it are a separable 7x7 with depth multiplier 8
+  [E18].
 """
 
 from __future__ import annotations
@@ -129,6 +132,7 @@ class GoogLeNet(InceptionNet):
             return Inception(in_chs, TABLE_1[name], conv=conv, kernel_5x5=variant.kernel_5x5)
 
         stem = OrderedDict(
+            # NOTE [E18]: dense, as bvlc_googlenet and TF-slim; Table 1's counts are a separable 7x7.
             conv1=conv(in_chans, 64, 7, stride=2, padding=3),
             maxpool1=max_pool_3x3_s2(),
             norm1=local_response_norm(),
@@ -217,7 +221,8 @@ register_model(
             input_size=(3, 224, 224), crop_pct=0.875, interpolation="bilinear", mean=IMAGENET_MEAN, std=IMAGENET_STD
         ),
         aux_loss_weight=0.3,
-        notes="the paper's network: LRN, no BatchNorm, 5x5 branch; no released PyTorch weights",
+        notes="the paper's network as Caffe's bvlc_googlenet builds it: LRN, no BatchNorm, 5x5 branch, dense 7x7 "
+        "first conv; no released PyTorch weights",
     ),
     variant=PAPER,
 )

@@ -101,14 +101,16 @@ class InceptionResNetV1(InceptionNet):
         small_input: bool = False,
     ):
         """``final_linear_block``: a sixth Inception-ResNet-C block with scale 1.0 and no ReLU, as
-        TF-slim and FaceNet add. ``embedding``: FaceNet's 512-d embedding head instead of the
-        classifier (``num_classes=0`` then returns L2-normalised embeddings)."""
+        FaceNet adds (and TF-slim's Inception-ResNet-v2 has). ``embedding``: FaceNet's 512-d
+        embedding head instead of the classifier (``num_classes=0`` then returns L2-normalised
+        embeddings)."""
         refuse_side_classifier("inception_resnet_v1", aux_logits)
         conv: ConvFactory = partial(ConvNormAct, norm_eps=1e-3)
         stem = tf_slim_stem(in_chans, conv)
         stem["Conv2d_4b_3x3"] = conv(192, 256, 3, stride=2)
         # N x 256 x 35 x 35
-        # NOTE: the paper gives only "scales between 0.1 and 0.3"; 0.17 / 0.10 / 0.20 are slim's and FaceNet's.
+        # NOTE [E5]: the paper gives only "scales between 0.1 and 0.3"; 0.17 / 0.10 / 0.20 are FaceNet's (TF-slim has
+        # no Inception-ResNet-v1; they equal its Inception-ResNet-v2's).
         blocks = OrderedDict((f"block35_{i}", Block35(conv=conv, scale=0.17)) for i in range(1, 6))
         blocks["Mixed_6a"] = Mixed6a(conv=conv)
         # N x 896 x 17 x 17

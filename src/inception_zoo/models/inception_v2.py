@@ -1,10 +1,23 @@
 """Inception-v2: the network of Table 1 of "Rethinking the Inception Architecture".
 
-Szegedy et al., arXiv 1512.00567, Table 1 with the modules of Figs. 5, 6, 7 and 10. No weights
-were released (TF-slim's ``inception_v2`` is a BN-Inception variant, not this network). The
-paper gives the stage widths (288, 768, 1280, 2048) but not the branch widths inside the
-modules; ours are Inception-v3's, where its modules are the same figure. Every choice is in
-docs/architectures.md.
+Szegedy et al., arXiv 1512.00567, section 6 ("Inception-v2") and Table 1, with the modules of
+Figs. 5, 6, 7 and 10 and the batch-normalised side classifier of section 4 (Fig. 8). No weights
+were released.
+
+Names [E17]: the paper's Table 3 adds RMSProp, label smoothing, "factorized 7x7" and the
+BN side classifier to this network, and section 10 calls the result Inception-v3. So this
+network with its side classifier, trained with the ``inception_v3`` recipe, is the
+Inception-v3 the paper describes; the released Inception-v3 checkpoint (``inception_v3``) is
+another network (its stem ends 1x1 conv 80, 3x3 conv 192 VALID, pool: 35x35x192 into a
+256-channel first module; and it keeps a 5x5 branch). TF-slim, the Inception-v4 paper
+(section 2) and Xception (section 2) use "Inception-v2" for BN-Inception (``bn_inception``);
+TF-slim's ``inception_v2`` is that network, not this one.
+
+The paper gives the stage widths (288, 768, 1280, 2048); the filter banks inside the modules
+were in a model.txt supplement that is not publicly available. Ours are Inception-v3's where a
+module is the same figure, which gives 25,678,152 parameters without the side classifier:
+more than the abstract's "less than 25 million", so the paper's own widths differ from ours.
+Every choice is in docs/architectures.md.
 """
 
 from __future__ import annotations
@@ -87,7 +100,7 @@ class InceptionV2(InceptionNet):
             Mixed_7c=InceptionE(2048, conv=conv, **tf_pools),
             # N x 2048 x 8 x 8
         )
-        # The "BN-auxiliary" classifier on the last 17x17 layer (section 7).
+        # The "BN-auxiliary" classifier on the last 17x17 layer (section 4, Fig. 8; Table 3).
         aux = {"Mixed_6f": InceptionV3Aux(768, num_classes, conv=conv)} if aux_logits else None
         super().__init__(
             stem=stem,
@@ -111,6 +124,7 @@ register_model(
             input_size=(3, 299, 299), crop_pct=0.875, interpolation="bicubic", mean=INCEPTION_MEAN, std=INCEPTION_STD
         ),
         aux_loss_weight=0.4,
-        notes="Table 1 of the paper; branch widths the paper leaves open are Inception-v3's; no released weights",
+        notes="Table 1 of the paper (its Inception-v3 once trained as Table 3 says); branch widths the paper "
+        "leaves open are Inception-v3's; no released weights",
     ),
 )

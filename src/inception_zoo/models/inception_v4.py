@@ -32,9 +32,10 @@ class Mixed3a(Branches):
 
 
 class Mixed4a(Branches):
-    """Stem, second split: 1x1 -> 3x3 | 1x1 -> 7x1 -> 1x7 -> 3x3 (Fig. 3)."""
+    """Stem, second split: 1x1 -> 3x3 | 1x1 -> 1x7 -> 7x1 -> 3x3 (Fig. 3, in the checkpoint's order)."""
 
     def __init__(self, *, conv: ConvFactory):
+        # NOTE [E2]: Fig. 3 draws 7x1 before 1x7; slim's checkpoint has 1x7 (Conv2d_0b_1x7), then 7x1.
         super().__init__(
             nn.Sequential(conv(160, 64, 1), conv(64, 96, 3)),
             nn.Sequential(
@@ -50,7 +51,7 @@ class Mixed5a(Branches):
     """Stem, third split: 3x3 conv 192 | max-pool, both stride 2 (Fig. 3)."""
 
     def __init__(self, *, conv: ConvFactory):
-        # NOTE: Fig. 3 omits "stride 2" on this conv; 71x71 -> 35x35 needs it (slim has it).
+        # NOTE [E1]: Fig. 3 omits "stride 2" on this conv; 71x71 -> 35x35 needs it (slim has it).
         super().__init__(conv(192, 192, 3, stride=2), nn.MaxPool2d(3, stride=2))
 
 
@@ -81,7 +82,7 @@ class InceptionB(Branches):
     """17x17 module (Fig. 5)."""
 
     def __init__(self, *, conv: ConvFactory):
-        # NOTE: Fig. 5 draws 1x7 -> 1x7 and a 1x7-first double branch; slim's checkpoint has
+        # NOTE [E2]: Fig. 5 draws 1x7 -> 1x7 and a 1x7-first double branch; slim's checkpoint has
         # 1x7 -> 7x1 and 7x1, 1x7, 7x1, 1x7, as below.
         super().__init__(
             conv(1024, 384, 1),
@@ -119,7 +120,7 @@ class InceptionC(Branches):
     """8x8 module (Fig. 6)."""
 
     def __init__(self, *, conv: ConvFactory):
-        # NOTE: Fig. 6 draws 1x3 (448) -> 3x1 (512); slim's checkpoint has 3x1 -> 1x3.
+        # NOTE [E2]: Fig. 6 draws 1x3 (448) -> 3x1 (512); slim's checkpoint has 3x1 -> 1x3.
         super().__init__(
             conv(1536, 256, 1),
             nn.Sequential(conv(1536, 384, 1), split_1x3_3x1(384, 256, conv)),

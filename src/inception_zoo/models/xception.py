@@ -3,7 +3,8 @@
 "Xception: Deep Learning with Depthwise Separable Convolutions", Chollet, arXiv 1610.02357,
 Fig. 5. The network of the Keras weights, as Cadene's pretrainedmodels (``xception``) and
 timm (``legacy_xception``) port them: loads their checkpoints. 22,855,952 parameters, the
-paper's count.
+paper's count. Dropout before the classifier is off by default, as in timm's port; the paper's
+0.5 (section 4.3) is the ``xception`` training recipe's [E20].
 """
 
 from __future__ import annotations

@@ -201,7 +201,13 @@ class _Run:
         aux = config.aux_logits
         if aux is None and config.weights is None:  # the papers train the side classifiers a network has
             aux = self.info.aux_heads > 0
-        model = create_model(config.model, num_classes=len(self.classes), weights=config.weights, aux_logits=aux)
+        model = create_model(
+            config.model,
+            num_classes=len(self.classes),
+            weights=config.weights,
+            aux_logits=aux,
+            drop_rate=self.recipe.drop_rate,  # a paper's dropout (Xception's 0.5); None: the network's default
+        )
         # The weights' own preprocessing (a fine-tuned model keeps its statistics), at the size trained.
         size = config.img_size or model.preprocessing.input_size[-1]
         pre = dataclasses.replace(model.preprocessing, input_size=(3, size, size))

@@ -35,6 +35,7 @@ class Recipe:
     aux_weight: float | None = None  # None: the network's own (model_info(name).aux_loss_weight)
     grad_clip: float | None = None  # max global L2 norm
     ema_decay: float | None = None  # "a running average of the parameters" for evaluation
+    drop_rate: float | None = None  # dropout before the classifier; None: the network's own default
     notes: str = ""
 
 
@@ -112,8 +113,9 @@ RECIPES: dict[str, Recipe] = {
             decay_rate=0.94,
             decay_epochs=2,
             ema_decay=0.9999,
+            drop_rate=0.5,
             notes="ImageNet setting: SGD momentum 0.9, lr 0.045 x0.94 every 2 epochs, weight decay 1e-5, "
-            "Polyak averaging; no side classifier",
+            "dropout 0.5 before the classifier, Polyak averaging; no side classifier",
         ),
         Recipe(
             name="inception_next",
