@@ -52,7 +52,8 @@ catalog: install
 figures: install
 	$(PY) -m inception_zoo.diagrams docs
 
-# Side by side with timm and torchvision on this machine (about 80 minutes on 2 CPU cores).
+# Side by side with the peers (timm, torchvision, pytorch-fid, torch-fidelity, clean-fid) on this machine
+# (about 2 hours on 2 CPU cores).
 bench: install-test
 	$(PY) benchmarks/inference.py --markdown
 	$(PY) benchmarks/train_step.py --markdown
@@ -61,6 +62,7 @@ bench: install-test
 	$(PY) benchmarks/optimizer_step.py --markdown
 	$(PY) benchmarks/serve_load.py --markdown
 	$(PY) benchmarks/predict.py --markdown
+	$(PY) benchmarks/fid.py --markdown
 
 lint: install-test
 	$(VENV)/bin/ruff check src tests benchmarks experiments

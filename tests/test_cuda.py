@@ -99,3 +99,25 @@ def test_batch_predict_and_embed_on_the_gpu_agree_with_the_cpu(tmp_path, options
     assert len(vectors) == 10 and all(np.isfinite(v).all() for v in vectors)
     summary = predict_to_file(model, tmp_path, tmp_path / "p.parquet", device="cuda", progress=False, **options)
     assert (summary.images, summary.errors) == (10, 0)
+
+
+def test_fid_on_the_gpu_equals_the_cpu_with_tf32_left_as_the_caller_had_it(tmp_path):
+    """FID's features on a GPU in exact fp32 (TF32 off inside the computation only): the CPU's statistics."""
+    import numpy as np
+    from PIL import Image
+
+    from conftest import fid_reference_weights
+    from inception_zoo.fid import fid_model, fid_statistics
+
+    rng = np.random.default_rng(0)
+    folder = tmp_path / "images"
+    folder.mkdir()
+    for i in range(12):
+        Image.fromarray(rng.integers(0, 256, (64, 48, 3), dtype=np.uint8)).save(folder / f"{i}.png")
+    model = fid_model(fid_reference_weights(tmp_path / "weights.pth"))
+    cpu = fid_statistics(folder, model=model, workers=0, device="cpu")
+    torch.backends.cudnn.allow_tf32 = torch.backends.cuda.matmul.allow_tf32 = True  # the caller's setting
+    gpu = fid_statistics(folder, model=model, workers=0, device="cuda")
+    assert torch.backends.cudnn.allow_tf32 and torch.backends.cuda.matmul.allow_tf32  # restored
+    np.testing.assert_allclose(gpu.mu, cpu.mu, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(gpu.sigma, cpu.sigma, rtol=1e-4, atol=1e-6)

@@ -4,8 +4,10 @@ Prometheus metrics, several models in one server, and a graceful SIGTERM with re
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import io
+import json
 import os
 import signal
 import socket
@@ -215,6 +217,60 @@ def test_malformed_protocol_requests_say_what_is_wrong(server):
     assert response.status_code == 404 and "this server has" in response.json()["error"]
 
 
+def test_hostile_requests_get_a_400_in_the_protocols_shape_not_a_crash(server):
+    url = f"{server}/v2/models/{FIRST}/infer"
+    image = {"name": "images", "datatype": "BYTES", "shape": [1], "data": ["AA=="]}
+    for body in (
+        b"[" * 100_000 + b"]" * 100_000,  # nesting deeper than Python's recursion
+        json.dumps({"inputs": [{**image, "parameters": [1]}]}).encode(),
+        json.dumps({"inputs": [{**image, "name": ["images"]}]}).encode(),
+        json.dumps({"inputs": [{**image, "shape": [True]}]}).encode(),
+        json.dumps({"inputs": [{**image, "shape": [1, 2**70]}]}).encode(),
+        json.dumps(
+            {"inputs": [image], "outputs": [{"name": "logits", "parameters": {"classification": 1e9}}]}
+        ).encode(),
+    ):
+        response = httpx.post(url, content=body)
+        assert response.status_code == 400 and response.json()["error"], response.text
+    response = httpx.post(url, content=b"{}", headers={"Inference-Header-Content-Length": b"\xb2"})
+    assert response.status_code == 400 and "Inference-Header-Content-Length" in response.json()["error"]
+    response = httpx.post(url, content=b"x", headers={"Content-Encoding": "gzip"})
+    assert response.status_code == 415 and "uncompressed" in response.json()["error"]
+    for response in (httpx.get(f"{server}/v2/nowhere"), httpx.delete(f"{server}/v2/models/{FIRST}")):
+        assert response.status_code in (404, 405) and "error" in response.json()  # the router's errors too
+
+
+def test_an_overloaded_model_refuses_with_503_and_retry_after(models):
+    app = create_app(models[FIRST], Limits(max_queue=2, max_wait_ms=2000, max_batch_size=8))
+
+    async def burst(url: str) -> list[httpx.Response]:
+        async with httpx.AsyncClient(base_url=url, timeout=60) as http:
+            return await asyncio.gather(*(http.post("/predict", content=IMAGES[0]) for _ in range(4)))
+
+    with background_server(app) as url:
+        statuses = sorted(r.status_code for r in asyncio.run(burst(url)))
+        refused = httpx.post(f"{url}/v2/models/{FIRST}/infer", json={"inputs": [
+            {"name": "images", "datatype": "BYTES", "shape": [3], "data": [base64.b64encode(IMAGES[0]).decode()] * 3}
+        ]})  # fmt: skip
+    assert statuses == [200, 200, 503, 503]
+    assert refused.status_code == 503 and refused.headers["retry-after"] == "1" and "limit is 2" in refused.text
+
+
+def test_an_app_serves_again_after_it_stopped(models):
+    app = create_app(models[FIRST])
+    for _ in range(2):
+        with background_server(app) as url:
+            assert httpx.post(f"{url}/predict", content=IMAGES[0]).status_code == 200
+
+
+def test_limits_and_keys_that_cannot_work_are_refused(models):
+    for bad in (dict(max_wait_ms=float("inf")), dict(max_batch_size=0), dict(max_queue=-1), dict(max_bytes=True)):
+        with pytest.raises(ValueError, match=next(iter(bad))):
+            Limits(**bad)
+    with pytest.raises(ValueError, match="API key is empty"):
+        create_app(models[FIRST], api_key=" \n")
+
+
 def test_predict_chooses_among_several_models_and_info_lists_them(server, models):
     expected = logits_of(models[SECOND], IMAGES[:1])[0].argmax()
     answer = httpx.post(f"{server}/predict", params={"model": SECOND}, content=IMAGES[0]).json()
@@ -246,6 +302,8 @@ def test_prometheus_metrics_count_requests_batches_and_queue(models):
             assert httpx.post(f"{url}/predict", content=IMAGES[0]).status_code == 200
         assert httpx.post(f"{url}/predict", content=b"").status_code == 400
         assert httpx.post(f"{url}/v2/models/{FIRST}/infer", json={"inputs": []}).status_code == 400
+        for method in ("MADE-UP-1", "MADE-UP-2"):  # methods a client invents share one series
+            assert httpx.request(method, f"{url}/nowhere").status_code == 404
         response = httpx.get(f"{url}/metrics")
     assert response.status_code == 200 and response.headers["content-type"].startswith("text/plain")
     samples = metric_samples(response.text)
@@ -254,6 +312,7 @@ def test_prometheus_metrics_count_requests_batches_and_queue(models):
         return samples[(name, tuple(sorted(labels.items())))]
 
     assert value("inception_zoo_requests_total", endpoint="/predict", method="POST", status="200") == 3
+    assert value("inception_zoo_requests_total", endpoint="unmatched", method="other", status="404") == 2
     assert value("inception_zoo_requests_total", endpoint="/predict", method="POST", status="400") == 1
     infer = "/v2/models/{name}/infer"
     assert value("inception_zoo_requests_total", endpoint=infer, method="POST", status="400") == 1
@@ -266,11 +325,15 @@ def test_prometheus_metrics_count_requests_batches_and_queue(models):
 
 
 def test_an_api_key_guards_all_but_health_and_is_compared_not_echoed(models):
-    with background_server(create_app(models[FIRST], api_key=KEY)) as url:
+    with background_server(create_app(models[FIRST], api_key=KEY + "\n")) as url:  # as read from a file
         good, wrong = {"Authorization": f"Bearer {KEY}"}, {"Authorization": "Bearer guess"}
         for path in ("/health", "/v2/health/live", "/v2/health/ready", f"/v2/models/{FIRST}/ready", "/"):
             assert httpx.get(url + path).status_code == 200, path
-        assert httpx.get(f"{url}/health").json()["api_key_required"] is True
+        health = httpx.get(f"{url}/health").json()
+        assert health["api_key_required"] is True and "models" not in health  # names are for key holders
+        missing = httpx.get(f"{url}/v2/models/nope/ready")
+        assert missing.status_code == 404 and FIRST not in missing.text
+        assert FIRST not in httpx.get(f"{url}/openapi.json").text
         for method, path in [("POST", "/predict"), ("GET", "/info"), ("GET", "/metrics"), ("GET", "/v2"),
                              ("GET", f"/v2/models/{FIRST}"), ("POST", f"/v2/models/{FIRST}/infer")]:  # fmt: skip
             for headers in ({}, wrong, {"Authorization": KEY}):  # none, a wrong key, no scheme
@@ -346,8 +409,9 @@ AUTHORIZED = {"Authorization": f"Bearer {KEY}"}
 
 def test_the_cli_serves_a_folder_and_a_named_model_with_a_key_from_the_environment(cli_server):
     _, url = cli_server
-    assert httpx.get(f"{url}/health").json()["models"] == [SECOND, FIRST, "atto-again"]  # the folder by name
     assert httpx.get(f"{url}/info").status_code == 401
+    info = httpx.get(f"{url}/info", headers=AUTHORIZED).json()
+    assert list(info["models"]) == [SECOND, FIRST, "atto-again"]  # the folder's files by name, then the named one
     answer = httpx.post(f"{url}/predict?model=atto-again", headers=AUTHORIZED, content=IMAGES[0], timeout=60)
     assert answer.status_code == 200 and answer.json()["model"] == "atto-again"
 

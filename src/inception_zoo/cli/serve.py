@@ -61,6 +61,14 @@ def serve_arguments(parser: argparse.ArgumentParser) -> None:
         "--max-batch-size", type=positive_int, default=Limits.max_batch_size, help="images per model call"
     )
     parser.add_argument("--max-wait-ms", type=float, default=Limits.max_wait_ms, help="batching delay")
+    parser.add_argument(
+        "--max-queue", type=positive_int, default=Limits.max_queue,
+        help="images a model may have accepted and not yet answered; more are refused with 503 (default: %(default)s)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--shutdown-timeout", type=float, default=Limits.shutdown_timeout,
+        help="seconds accepted requests may take to finish after SIGTERM (default: %(default)s)",
+    )  # fmt: skip
     parser.add_argument("--no-optimize", action="store_true", help="serve the model as built (no inference rewrites)")
 
 
@@ -103,7 +111,7 @@ def run_serve(args: argparse.Namespace) -> int:
         models[name] = model
     limits = Limits(
         max_bytes=args.max_bytes, max_pixels=args.max_pixels, max_batch_size=args.max_batch_size,
-        max_wait_ms=args.max_wait_ms,
+        max_wait_ms=args.max_wait_ms, max_queue=args.max_queue, shutdown_timeout=args.shutdown_timeout,
     )  # fmt: skip
     app = create_app(models, limits, optimize=not args.no_optimize, api_key=api_key)
     host, port = sock.getsockname()[:2]

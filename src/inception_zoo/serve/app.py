@@ -12,6 +12,7 @@ what it has accepted and exits 0.
 
 from __future__ import annotations
 
+import dataclasses
 import signal
 import socket
 import threading
@@ -29,16 +30,17 @@ from .inputs import decode_image, read_image_bytes
 from .limits import Limits
 from .metrics import CONTENT_TYPE_LATEST, Metrics, MetricsMiddleware
 from .protocol import protocol_router
-from .service import Service, served_models
+from .service import NotServed, Overloaded, Service, served_models
 
 with needs_extra("serve", "the HTTP service"):
     import uvicorn
     from fastapi import Depends, FastAPI, HTTPException, Request, Response
-    from fastapi.exception_handlers import http_exception_handler, request_validation_exception_handler
+    from fastapi.exception_handlers import request_validation_exception_handler
     from fastapi.exceptions import RequestValidationError
     from fastapi.responses import HTMLResponse, JSONResponse
     from fastapi_offline import FastAPIOffline  # the API docs' scripts from the package, not a CDN
     from starlette.concurrency import run_in_threadpool
+    from starlette.exceptions import HTTPException as StarletteHTTPException
 
 __all__ = ["background_server", "create_app", "listen", "run_server"]
 
@@ -59,6 +61,10 @@ def create_app(
         >>> run_server(app, listen("127.0.0.1", 8000))
     """
     limits = limits or Limits()
+    if api_key is not None:
+        api_key = api_key.strip()  # a key read from a file often ends in a newline
+        if not api_key:
+            raise ArgumentError("the API key is empty: give a key, or none for an open server", option="api_key")
     metrics = Metrics(limits.max_batch_size)
     service = Service(served_models(models, limits, metrics, optimize=optimize), limits, metrics, api_key)
     needs_key = key_checker(api_key)
@@ -68,25 +74,35 @@ def create_app(
     async def lifespan(app: FastAPI):
         for served in service.models.values():
             served.batcher.start()
-        service.started = True
+        service.started, service.draining = True, False
         yield
         service.started = False
         for served in service.models.values():
             await served.batcher.stop()
 
-    names = ", ".join(service.models)
+    names = "" if api_key else f"{', '.join(service.models)}: "  # with a key, the names are for those who have it
     app = FastAPIOffline(
-        title="inception-zoo", summary=f"{names}: image classification", version=__version__, lifespan=lifespan
+        title="inception-zoo", summary=f"{names}image classification", version=__version__, lifespan=lifespan
     )
     app.state.service = service
     app.add_middleware(MetricsMiddleware, metrics=metrics)
 
-    @app.exception_handler(HTTPException)
-    async def errors(request: Request, error: HTTPException):
-        """The protocol's error shape under /v2, ``{"detail": ...}`` elsewhere."""
-        if request.url.path.startswith("/v2"):
-            return JSONResponse({"error": error.detail}, error.status_code, headers=error.headers)
-        return await http_exception_handler(request, error)
+    def error(request: Request, status: int, message: str, headers: dict | None = None) -> JSONResponse:
+        """The protocol's error shape under /v2 (``{"error": ...}``), ``{"detail": ...}`` elsewhere."""
+        key = "error" if request.url.path.startswith("/v2") else "detail"
+        return JSONResponse({key: message}, status, headers=headers)
+
+    @app.exception_handler(StarletteHTTPException)  # FastAPI's HTTPException and the router's 404/405
+    async def http_errors(request: Request, e: StarletteHTTPException):
+        return error(request, e.status_code, e.detail, e.headers)
+
+    @app.exception_handler(Overloaded)
+    async def overloaded(request: Request, e: Overloaded):
+        return error(request, 503, str(e), {"Retry-After": "1"})
+
+    @app.exception_handler(NotServed)
+    async def not_served(request: Request, e: NotServed):
+        return error(request, 404, str(e))
 
     @app.exception_handler(RequestValidationError)
     async def invalid(request: Request, error: RequestValidationError):
@@ -100,19 +116,22 @@ def create_app(
 
     @app.get("/health")
     def health() -> JSONResponse:
-        """Open to all: whether the server takes requests, its models, and whether it needs a key."""
+        """Open to all: whether the server takes requests, whether it needs a key, and (without one) its
+        models."""
         body = {
             "status": "ok" if service.ready else "shutting down" if service.draining else "starting",
-            "models": list(service.models), "api_key_required": api_key is not None,
-        }  # fmt: skip
+            "api_key_required": api_key is not None,
+        }
+        if not api_key:
+            body["models"] = list(service.models)
         return JSONResponse(body, status_code=200 if service.ready else 503)
 
     @app.get("/info", dependencies=guarded)
     def info() -> dict:
         return {
-            "models": {name: served.info(limits) for name, served in service.models.items()},
-            "default_model": service.default.name,
-            "limits": limits.__dict__,
+            "models": {name: served.info() for name, served in service.models.items()},
+            "default_model": service.model().name,
+            "limits": dataclasses.asdict(limits),
         }
 
     @app.get("/metrics", dependencies=guarded, include_in_schema=False)
@@ -123,14 +142,13 @@ def create_app(
     async def predict(request: Request, topk: int = 5, model: str | None = None) -> dict:
         """Top-k classes of one image (multipart field ``file``, or the raw image as the body), from
         ``model`` (default: the first served)."""
-        served = service.models.get(model) if model is not None else service.default
-        if served is None:
-            raise HTTPException(404, f"no model named {model!r}; this server has {', '.join(service.models)}")
+        served = service.model(model)
         if not 1 <= topk <= limits.max_topk:
             raise HTTPException(422, f"topk must be between 1 and {limits.max_topk}, got {topk}")
-        data = await read_image_bytes(request, limits.max_bytes)
-        tensor = await run_in_threadpool(decode_image, data, limits.max_pixels, served.transform)
-        probabilities = (await served.batcher.logits(tensor)).softmax(dim=0)
+        with served.admitted(1, limits.max_queue):
+            data = await read_image_bytes(request, limits.max_bytes)
+            tensor = await run_in_threadpool(decode_image, data, limits.max_pixels, served.transform)
+            probabilities = (await served.batcher.logits(tensor)).softmax(dim=0)
         scores, indices = probabilities.topk(min(topk, len(served.labels)))
         return {
             "model": served.name,
@@ -187,7 +205,8 @@ class _Server(uvicorn.Server):
 
 
 def _server(app: FastAPI, **config) -> _Server:
-    return _Server(uvicorn.Config(app, timeout_graceful_shutdown=None, **config))
+    limits = app.state.service.limits
+    return _Server(uvicorn.Config(app, timeout_graceful_shutdown=limits.shutdown_timeout, **config))
 
 
 def run_server(app: FastAPI, sock: socket.socket) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -25,19 +26,24 @@ class Batcher:
     def __init__(self, model: nn.Module, limits: Limits, on_batch: Callable[[int, float], None] | None = None):
         self.model, self.limits, self.on_batch = model, limits, on_batch
         self.queue: asyncio.Queue | None = None
-        self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="model")
+        self.executor: ThreadPoolExecutor | None = None
         self.task: asyncio.Task | None = None
         self.batches = self.images = 0
         self.waiting = 0  # images accepted and not yet given to the model (queued, or in a batch forming)
 
     def start(self) -> None:
+        """Each start (an app may be served more than once) gets its own queue and model thread."""
         self.queue = asyncio.Queue()
+        self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="model")
         self.task = asyncio.get_running_loop().create_task(self._run())
 
     async def stop(self) -> None:
         if self.task is not None:
             self.task.cancel()
-        self.executor.shutdown(wait=False)
+            with contextlib.suppress(asyncio.CancelledError):
+                await self.task
+        if self.executor is not None:
+            self.executor.shutdown(wait=False)
 
     async def logits(self, image: torch.Tensor) -> torch.Tensor:
         """The model's float32 logits for one preprocessed CHW image."""
@@ -65,7 +71,9 @@ class Batcher:
                 continue
             try:
                 logits = await loop.run_in_executor(self.executor, self._forward, [i for i, _ in batch])
-            except Exception as e:  # a failed batch fails its requests, never the server
+                if len(logits) != len(batch):
+                    raise RuntimeError(f"the model answered {len(logits)} rows for a batch of {len(batch)}")
+            except Exception as e:  # a failed batch fails its requests, never the batcher
                 for _, future in batch:
                     if not future.done():
                         future.set_exception(e)

@@ -21,6 +21,9 @@ _STATUS = {"too_large": 413, "not_an_image": 415, "unsupported": 415, "corrupt":
 async def read_body(request: Request, max_bytes: int, what: str = "the upload") -> bytes:
     """The whole body; 413 as soon as it passes ``max_bytes`` plus framing (a body without a length is cut
     off too)."""
+    encoding = request.headers.get("content-encoding", "identity").lower()
+    if encoding != "identity":
+        raise HTTPException(415, f"Content-Encoding {encoding} is not accepted: send the body uncompressed")
     too_big, cut_off = f"{what} is larger than the limit of {max_bytes:,} bytes", max_bytes + FRAMING
     declared = request.headers.get("content-length")
     if declared and declared.isdigit() and int(declared) > cut_off:
@@ -47,13 +50,13 @@ async def read_image_bytes(request: Request, max_bytes: int) -> bytes:
         data = body
     if not data:
         raise HTTPException(400, "the request has no image: send it as the body, or as the multipart field 'file'")
-    check_image_size(data, max_bytes)
+    check_image_size(len(data), max_bytes)
     return data
 
 
-def check_image_size(data: bytes, max_bytes: int, which: str = "the upload") -> None:
-    if len(data) > max_bytes:
-        raise HTTPException(413, f"{which} is larger than the limit of {max_bytes:,} bytes ({len(data):,} bytes)")
+def check_image_size(size: int, max_bytes: int, which: str = "the upload") -> None:
+    if size > max_bytes:
+        raise HTTPException(413, f"{which} is larger than the limit of {max_bytes:,} bytes ({size:,} bytes)")
 
 
 def decode_image(data: bytes, max_pixels: int, transform) -> torch.Tensor:

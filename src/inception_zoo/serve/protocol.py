@@ -18,6 +18,8 @@ import asyncio
 import base64
 import binascii
 import json
+import math
+import re
 import struct
 from dataclasses import dataclass
 
@@ -27,6 +29,7 @@ import torch
 from .._version import __version__
 from ..errors import needs_extra
 from .inputs import check_image_size, decode_image, read_body
+from .limits import Limits
 from .service import ServedModel, Service
 
 with needs_extra("serve", "the HTTP service"):
@@ -50,22 +53,34 @@ class _Output:
 
 
 @dataclass(frozen=True)
-class _Request:
+class _InferenceRequest:
     id: str | None
     images: list[bytes] | None
     pixels: np.ndarray | None
     outputs: list[_Output]
 
 
-def _bad(message: str, status: int = 400) -> HTTPException:
-    return HTTPException(status, message)
+def _bad(message: str) -> HTTPException:
+    """A malformed request (400), in the protocol's error shape."""
+    return HTTPException(400, message)
 
 
-def _parse(body: bytes, header_length: str | None, served: ServedModel, service: Service) -> _Request:
+def _is_count(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+
+
+def _parse(body: bytes, header_length: str | None, served: ServedModel, limits: Limits) -> _InferenceRequest:
+    """``_parse_checked``, with whatever a hostile body can still make Python raise turned into a 400."""
+    try:
+        return _parse_checked(body, header_length, served, limits)
+    except (TypeError, ValueError, AttributeError, OverflowError, RecursionError) as e:
+        raise _bad(f"a malformed inference request ({type(e).__name__}: {e})") from None
+
+
+def _parse_checked(body: bytes, header_length: str | None, served: ServedModel, limits: Limits) -> _InferenceRequest:
     """The request's one input and the outputs it asks for, every size checked against the limits."""
-    limits = service.limits
     if header_length is not None:
-        if not header_length.isdigit() or int(header_length) > len(body):
+        if not re.fullmatch("[0-9]{1,12}", header_length) or int(header_length) > len(body):
             raise _bad(f"{HEADER_LENGTH} must be the JSON header's byte count, at most the body's {len(body):,}")
         header, binary = body[: int(header_length)], memoryview(body)[int(header_length) :]
     else:
@@ -83,19 +98,19 @@ def _parse(body: bytes, header_length: str | None, served: ServedModel, service:
     tensor = request["inputs"][0]
     name, datatype, shape = tensor.get("name"), tensor.get("datatype"), tensor.get("shape")
     expected = {IMAGES: "BYTES", PIXELS: "FP32"}
-    if name not in expected:
+    if not isinstance(name, str) or name not in expected:
         raise _bad(f"unknown input {name!r}: this model takes '{IMAGES}' (BYTES) or '{PIXELS}' (FP32)")
     if datatype != expected[name]:
         raise _bad(f"input '{name}' is {expected[name]}, got {datatype!r}")
-    if not (isinstance(shape, list) and shape and all(isinstance(d, int) and d >= 0 for d in shape)):
+    if not (isinstance(shape, list) and 1 <= len(shape) <= 8 and all(_is_count(d) for d in shape)):
         raise _bad(f"input '{name}' needs a shape: a list of sizes, got {shape!r}")
     count = shape[0]
     if not 1 <= count <= limits.max_batch_size:
         raise _bad(f"a request holds 1 to {limits.max_batch_size} images (the batch limit), got {count}")
-    parameters = tensor.get("parameters") or {}
+    parameters = _parameters(tensor)
     size = parameters.get("binary_data_size")
     if size is not None:
-        if not isinstance(size, int) or size < 0 or size > len(binary):
+        if not _is_count(size) or size > len(binary):
             raise _bad(f"input '{name}' says binary_data_size {size!r}, but {len(binary):,} bytes follow the header")
         raw, data = bytes(binary[:size]), None
     elif "data" in tensor:
@@ -105,13 +120,13 @@ def _parse(body: bytes, header_length: str | None, served: ServedModel, service:
 
     images = pixels = None
     if name == IMAGES:
-        if int(np.prod(shape[1:], dtype=np.int64)) != 1:
+        if math.prod(shape[1:]) != 1:
             raise _bad(f"input '{IMAGES}' is one image per element: shape [N] or [N, 1], got {shape}")
-        images = _byte_elements(raw) if raw is not None else _base64_elements(data)
+        images = _byte_elements(raw, count, limits.max_bytes) if raw is not None else _base64_elements(data, count)
         if len(images) != count:
             raise _bad(f"input '{IMAGES}' has shape {shape} but holds {len(images)} elements")
         for i, image in enumerate(images):
-            check_image_size(image, limits.max_bytes, f"image {i}")
+            check_image_size(len(image), limits.max_bytes, f"image {i}")
     else:
         want = [count, *served.input_size]
         if shape != want:
@@ -127,16 +142,29 @@ def _parse(body: bytes, header_length: str | None, served: ServedModel, service:
                 raise _bad(f"input '{PIXELS}' needs {int(np.prod(want)):,} numbers for shape {want}") from None
         if not np.isfinite(pixels).all():
             raise _bad(f"input '{PIXELS}' holds NaN or infinite values")
-    return _Request(request.get("id"), images, pixels, _outputs(request, served))
+    request_id = request.get("id")
+    return _InferenceRequest(
+        request_id if isinstance(request_id, str) else None, images, pixels, _outputs(request, served)
+    )
 
 
-def _byte_elements(raw: bytes) -> list[bytes]:
+def _parameters(tensor: dict) -> dict:
+    parameters = tensor.get("parameters") or {}
+    if not isinstance(parameters, dict):
+        raise _bad(f"'parameters' must be an object, got {type(parameters).__name__}")
+    return parameters
+
+
+def _byte_elements(raw: bytes, count: int, max_bytes: int) -> list[bytes]:
+    """A binary BYTES tensor's elements (each after its 4-byte length), stopping past ``count`` and
+    refusing an element longer than ``max_bytes`` before copying it."""
     elements, offset = [], 0
-    while offset < len(raw):
+    while offset < len(raw) and len(elements) <= count:
         if offset + 4 > len(raw):
             raise _bad("a BYTES tensor's element is cut off in its 4-byte length")
         (length,) = struct.unpack_from("<I", raw, offset)
         offset += 4
+        check_image_size(length, max_bytes, f"image {len(elements)}")
         if offset + length > len(raw):
             raise _bad(f"a BYTES tensor's element says {length:,} bytes but fewer follow")
         elements.append(raw[offset : offset + length])
@@ -144,8 +172,10 @@ def _byte_elements(raw: bytes) -> list[bytes]:
     return elements
 
 
-def _base64_elements(data) -> list[bytes]:
-    flat = list(np.asarray(data, dtype=object).reshape(-1)) if isinstance(data, list) else [data]
+def _base64_elements(data, count: int) -> list[bytes]:
+    flat = data if isinstance(data, list) else [data]
+    if len(flat) != count or not all(isinstance(element, str) for element in flat):
+        raise _bad(f"in JSON, input '{IMAGES}' is a flat list of {count} base64 strings (its shape's first size)")
     try:
         return [base64.b64decode(element, validate=True) for element in flat]
     except (binascii.Error, TypeError, ValueError):
@@ -155,7 +185,7 @@ def _base64_elements(data) -> list[bytes]:
 
 
 def _outputs(request: dict, served: ServedModel) -> list[_Output]:
-    binary_default = bool((request.get("parameters") or {}).get("binary_data_output", False))
+    binary_default = bool(_parameters(request).get("binary_data_output", False))
     asked = request.get("outputs")
     if asked is None:
         return [_Output(name, binary_default, 0) for name in OUTPUTS]
@@ -163,11 +193,11 @@ def _outputs(request: dict, served: ServedModel) -> list[_Output]:
         raise _bad("'outputs' must be a list of {\"name\": ...}")
     outputs = []
     for output in asked:
-        if output.get("name") not in OUTPUTS:
+        if not isinstance(output.get("name"), str) or output["name"] not in OUTPUTS:
             raise _bad(f"unknown output {output.get('name')!r}: this model gives {' and '.join(OUTPUTS)}")
-        parameters = output.get("parameters") or {}
+        parameters = _parameters(output)
         k = parameters.get("classification", 0)
-        if not isinstance(k, int) or not 0 <= k <= len(served.labels):
+        if not _is_count(k) or k > len(served.labels):
             raise _bad(f"classification is a class count from 1 to {len(served.labels)}, got {k!r}")
         outputs.append(_Output(output["name"], bool(parameters.get("binary_data", binary_default)), k))
     return outputs
@@ -177,7 +207,7 @@ def _serialize_bytes(elements: list[bytes]) -> bytes:
     return b"".join(struct.pack("<I", len(e)) + e for e in elements)
 
 
-def _response(request: _Request, served: ServedModel, logits: torch.Tensor) -> Response:
+def _response(request: _InferenceRequest, served: ServedModel, logits: torch.Tensor) -> Response:
     answer = {"model_name": served.name, "model_version": served.version, "outputs": []}
     if request.id is not None:
         answer["id"] = request.id
@@ -206,7 +236,7 @@ def _response(request: _Request, served: ServedModel, logits: torch.Tensor) -> R
         else:
             tensor["data"] = data
         answer["outputs"].append(tensor)
-    header = json.dumps(answer).encode()
+    header = json.dumps(answer, allow_nan=False).encode()  # non-finite logits fail loudly, not as invalid JSON
     if not blobs:
         return Response(header, media_type="application/json")
     return Response(
@@ -225,18 +255,14 @@ def _tensor_metadata(served: ServedModel) -> dict:
     }
 
 
+def _status(ok: bool) -> int:
+    return 200 if ok else 503
+
+
 def protocol_router(service: Service, needs_key) -> APIRouter:
     """The protocol's endpoints; ``needs_key`` (a dependency) guards all but health and model readiness."""
     router = APIRouter(prefix="/v2", tags=["Open Inference Protocol (KServe v2)"])
     guarded = [Depends(needs_key)]
-
-    def model(name: str, version: str | None = None) -> ServedModel:
-        served = service.models.get(name)
-        if served is None:
-            raise _bad(f"no model named {name!r}; this server has {', '.join(map(repr, service.models))}", 404)
-        if version is not None and version != served.version:
-            raise _bad(f"model {name!r} has version {served.version!r} only, not {version!r}", 404)
-        return served
 
     @router.get("", dependencies=guarded)
     def server_metadata() -> dict:
@@ -248,29 +274,33 @@ def protocol_router(service: Service, needs_key) -> APIRouter:
 
     @router.get("/health/ready")
     def ready() -> JSONResponse:
-        return JSONResponse({"ready": service.ready}, status_code=200 if service.ready else 503)
+        return JSONResponse({"ready": service.ready}, status_code=_status(service.ready))
 
     def model_ready(name: str, version: str | None = None) -> JSONResponse:
-        served = model(name, version)
-        ok = service.ready
-        return JSONResponse({"name": served.name, "ready": ok}, status_code=200 if ok else 503)
+        served = service.model(name, version)
+        return JSONResponse({"name": served.name, "ready": service.ready}, status_code=_status(service.ready))
 
     def model_metadata(name: str, version: str | None = None) -> dict:
-        served = model(name, version)
+        served = service.model(name, version)
         platform = "onnxruntime_onnx" if served.runtime == "onnxruntime" else "pytorch"
         return {"name": served.name, "versions": [served.version], "platform": platform, **_tensor_metadata(served)}
 
     async def infer(request: Request, name: str, version: str | None = None) -> Response:
-        served, limits = model(name, version), service.limits
+        served, limits = service.model(name, version), service.limits
         body = await read_body(request, limits.max_batch_size * limits.max_bytes, "the request")
-        parsed = _parse(body, request.headers.get(HEADER_LENGTH), served, service)
-        if parsed.images is not None:
-            inputs = await asyncio.gather(*(
-                run_in_threadpool(decode_image, image, limits.max_pixels, served.transform) for image in parsed.images
-            ))  # fmt: skip
-        else:
-            inputs = list(torch.from_numpy(parsed.pixels.copy()))
-        logits = torch.stack(await asyncio.gather(*(served.batcher.logits(x) for x in inputs)))
+        # Parsed off the event loop: a large JSON body would stall every other request, health included.
+        parsed = await run_in_threadpool(_parse, body, request.headers.get(HEADER_LENGTH), served, limits)
+        del body
+        count = len(parsed.images) if parsed.images is not None else len(parsed.pixels)
+        with served.admitted(count, limits.max_queue):
+            if parsed.images is not None:
+                inputs = await asyncio.gather(*(
+                    run_in_threadpool(decode_image, image, limits.max_pixels, served.transform)
+                    for image in parsed.images
+                ))  # fmt: skip
+            else:
+                inputs = list(torch.from_numpy(parsed.pixels.copy()))
+            logits = torch.stack(await asyncio.gather(*(served.batcher.logits(x) for x in inputs)))
         return _response(parsed, served, logits)
 
     for path in ("/models/{name}", "/models/{name}/versions/{version}"):

@@ -5,31 +5,48 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 from torch import nn
 
 from ..data.transforms import preprocessing_of, transforms_for
-from ..errors import ArgumentError
+from ..errors import ArgumentError, InceptionZooError
 from ..optimize.inference import optimize_for_inference
 from ..runtime import OnnxModel
 from .batcher import Batcher
 from .limits import Limits
 from .metrics import Metrics
 
-__all__ = ["ServedModel", "Service", "served_models"]
+__all__ = ["NotServed", "Overloaded", "ServedModel", "Service", "served_models"]
 
 VERSION = "1"  # one version per served name: a new version is a new server (or a new name)
 
 
 @dataclass(eq=False)
 class ServedModel:
+    """One model as served: under its name, with its own batcher, and a count of the images it has
+    accepted and not yet answered (``accepted``, bounded by ``Limits.max_queue``)."""
+
     name: str
     model: nn.Module  # as given: its metadata, labels and preprocessing
     batcher: Batcher
     load_seconds: float
-    transform: object  # an image in, the model's input tensor out
+    transform: Callable  # an image in, the model's input tensor out
+    accepted: int = 0
+
+    @contextmanager
+    def admitted(self, images: int, limit: int) -> Iterator[None]:
+        """Holds ``images`` places in this model's queue for a request's lifetime; ``Overloaded`` when
+        fewer are free, before any work is done for it."""
+        if self.accepted + images > limit:
+            raise Overloaded(f"model {self.name!r} has {self.accepted} images waiting (the limit is {limit}): retry")
+        self.accepted += images
+        try:
+            yield
+        finally:
+            self.accepted -= images
 
     @property
     def version(self) -> str:
@@ -47,7 +64,7 @@ class ServedModel:
     def runtime(self) -> str:
         return "onnxruntime" if isinstance(self.model, OnnxModel) else "torch"
 
-    def info(self, limits: Limits) -> dict:
+    def info(self) -> dict:
         return {
             "model": self.model.name,
             "version": self.version,
@@ -92,6 +109,8 @@ def served_models(
 
 @dataclass(eq=False)
 class Service:
+    """Everything one server holds, shared by its endpoints."""
+
     models: dict[str, ServedModel]
     limits: Limits
     metrics: Metrics
@@ -103,7 +122,23 @@ class Service:
     def ready(self) -> bool:
         return self.started and not self.draining
 
-    @property
-    def default(self) -> ServedModel:
-        """The model a request that names none is for: the first given."""
-        return next(iter(self.models.values()))
+    def model(self, name: str | None = None, version: str | None = None) -> ServedModel:
+        """The model ``name`` (default: the first given), at ``version`` if one is asked for; ``NotServed``
+        names the served ones, unless the server has a key (then the names are for those who have it)."""
+        if name is None:
+            return next(iter(self.models.values()))
+        served = self.models.get(name)
+        if served is None:
+            known = "" if self.api_key else f"; this server has {', '.join(map(repr, self.models))}"
+            raise NotServed(f"no model named {name!r}{known}")
+        if version is not None and version != served.version:
+            raise NotServed(f"model {name!r} has version {served.version!r} only, not {version!r}")
+        return served
+
+
+class Overloaded(InceptionZooError):
+    """More images are waiting for a model than the server accepts (HTTP 503)."""
+
+
+class NotServed(InceptionZooError):
+    """No such model or version here (HTTP 404)."""
