@@ -117,7 +117,7 @@ def test_serve_runs_the_int8_file_as_it_is(files):
     buffer = io.BytesIO()
     Image.new("RGB", (40, 30), (200, 40, 40)).save(buffer, format="PNG")
     with TestClient(create_app(int8)) as client:
-        info = client.get("/info").json()
+        info = client.get("/info").json()["models"][int8.name]
         assert info["runtime"] == "onnxruntime" and info["quantization"]["weight_bits"] == 7
         answer = client.post("/predict?topk=2", content=buffer.getvalue(), headers={"content-type": "image/png"})
         assert answer.status_code == 200, answer.text
